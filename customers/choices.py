@@ -1,0 +1,51 @@
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    MOBILE_APP = "mobile_app", "Mobile app"
+    WEB = "web", "Web"
+    BRANCH = "branch", "Branch banker"
+    CONTACT_CENTER = "contact_center", "Contact center"
+    ATM = "atm", "ATM"
+    PUSH = "push", "Push"
+    SMS = "sms", "SMS"
+    EMAIL = "email", "E-mail"
+
+
+INBOUND_CHANNELS = frozenset(
+    {Channel.MOBILE_APP, Channel.WEB, Channel.BRANCH, Channel.CONTACT_CENTER, Channel.ATM}
+)
+OUTBOUND_CHANNELS = frozenset({Channel.PUSH, Channel.SMS, Channel.EMAIL})
+
+
+class IdentifierType(models.TextChoices):
+    ACCOUNT_NUMBER = "account_number", "Account number"
+    CARD_TOKEN = "card_token", "Card token"
+    DEVICE_ID = "device_id", "Device id"
+    EMAIL = "email", "E-mail"
+    PHONE = "phone", "Phone"
+    LOGIN_ID = "login_id", "Login id"
+
+
+class LinkMethod(models.TextChoices):
+    DETERMINISTIC = "deterministic", "Deterministic"
+    PROBABILISTIC = "probabilistic", "Probabilistic"
+
+
+class RiskBand(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class IncomeBand(models.TextChoices):
+    LOW = "low", "Low"
+    MIDDLE = "middle", "Middle"
+    HIGH = "high", "High"
+    AFFLUENT = "affluent", "Affluent"
+
+
+class EventStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted, awaiting processing"
+    PROCESSED = "processed", "Processed"
+    UNRESOLVED = "unresolved", "Customer not resolved yet"

@@ -1,0 +1,259 @@
+"""Decisions, the outbound message queue, contact history, responses and models."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from campaigns.models import Campaign, CampaignRun
+from customers.choices import Channel
+from customers.models import Customer, Event
+from decisioning.choices import DecisionMode, MessageStatus, ModelStatus, Outcome, OverrideAction
+from offers.choices import OfferKind
+from offers.models import Offer, OfferContent, Product
+
+
+class PropensityModel(models.Model):
+    """A calibrated logistic model of P(accept) for one product."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="models")
+    version = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE
+    )
+    algorithm = models.CharField(max_length=64, default="logistic_regression")
+    feature_names = models.JSONField(default=list)
+    coefficients = models.JSONField(default=list)
+    intercept = models.FloatField(default=0.0)
+    calibration = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    training_rows = models.PositiveIntegerField(default=0)
+    trained_at = models.DateTimeField()
+    trained_by = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "version"], name="model_product_version"),
+            models.UniqueConstraint(
+                fields=["product"],
+                condition=Q(status=ModelStatus.ACTIVE),
+                name="model_one_active_per_product",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} model v{self.version} ({self.status})"
+
+
+class Decision(models.Model):
+    """One decision with its full explanation, including 'nothing offered'."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="decisions")
+    mode = models.CharField(max_length=10, choices=DecisionMode.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    run = models.ForeignKey(
+        CampaignRun, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    control_group = models.BooleanField(default=False)
+    shadow = models.BooleanField(default=False)
+    offers_released = models.PositiveSmallIntegerField(default=0)
+    top_offer_code = models.CharField(max_length=48, blank=True)
+    outcome_reason = models.CharField(max_length=48, blank=True)
+    snapshot_version = models.CharField(max_length=64)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    offers = models.JSONField(default=list)
+    suppressed = models.JSONField(default=list)
+    explanation = models.JSONField(default=dict)
+    requested_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="decision_customer_time_idx"),
+            models.Index(fields=["campaign", "-created_at"], name="decision_campaign_time_idx"),
+            models.Index(fields=["-created_at"], name="decision_time_idx"),
+        ]
+        constraints = [
+            # A signal processed twice (retry, duplicate delivery) decides once per campaign.
+            models.UniqueConstraint(
+                fields=["event", "campaign"],
+                condition=Q(event__isnull=False),
+                name="decision_one_per_event_campaign",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "customer"],
+                condition=Q(run__isnull=False),
+                name="decision_one_per_run_customer",
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=DecisionMode.values), name="decision_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class Message(models.Model):
+    """An outbound offer waiting for (or handed to) a push, SMS or e-mail channel."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="messages")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="messages")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="messages")
+    content = models.ForeignKey(OfferContent, on_delete=models.PROTECT, related_name="messages")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    deliver_after = models.DateTimeField()
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    leased_by = models.CharField(max_length=150, blank=True)
+    lease_count = models.PositiveIntegerField(default=0)
+    provider_ref = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    cancel_reason = models.CharField(max_length=48, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["channel", "deliver_after"],
+                name="message_queue_idx",
+                condition=Q(status=MessageStatus.QUEUED),
+            ),
+            models.Index(
+                fields=["channel", "lease_expires_at"],
+                name="message_lease_idx",
+                condition=Q(status=MessageStatus.LEASED),
+            ),
+            models.Index(fields=["customer", "status"], name="message_customer_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "offer", "channel"], name="message_one_per_decision_offer"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["push", "sms", "email"]), name="message_outbound_channel"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MessageStatus.values), name="message_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=MessageStatus.LEASED) | Q(lease_expires_at__isnull=False),
+                name="message_lease_has_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} message {self.id} ({self.status})"
+
+
+class Contact(models.Model):
+    """One offer released to a customer on a channel: the attention budget's ledger.
+
+    Caps, cooldowns, fatigue and cross-channel dedupe are all read from here with one
+    indexed query per customer.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="contacts")
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="contact"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts"
+    )
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="contacts")
+    product_code = models.CharField(max_length=32)
+    family = models.CharField(max_length=16)
+    kind = models.CharField(max_length=10, choices=OfferKind.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    released_at = models.DateTimeField()
+    cancelled = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-released_at"], name="contact_customer_time_idx"),
+            models.Index(fields=["campaign", "released_at"], name="contact_campaign_time_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "offer", "channel"], name="contact_one_per_decision_offer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} to {self.customer_id} on {self.channel}"
+
+
+class Response(models.Model):
+    response_id = models.CharField(max_length=128, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="responses")
+    decision = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="responses"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="responses"
+    )
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="responses")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    occurred_at = models.DateTimeField()
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    agent_id = models.CharField(max_length=100, blank=True)
+    body_hash = models.CharField(max_length=64)
+    source = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at"], name="response_customer_time_idx"),
+            models.Index(fields=["offer", "outcome"], name="response_offer_outcome_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=Outcome.values), name="response_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.response_id}: {self.outcome}"
+
+
+class Override(models.Model):
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="overrides")
+    agent_id = models.CharField(max_length=100)
+    action = models.CharField(max_length=10, choices=OverrideAction.choices)
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.PROTECT, related_name="overrides"
+    )
+    reason = models.TextField()
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(action=OverrideAction.REPLACE) | Q(offer__isnull=False),
+                name="override_replace_names_offer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.decision_id} by {self.agent_id}"

@@ -1,0 +1,125 @@
+"""Products, offers and their content per channel.
+
+Content versions are immutable once submitted for approval; whether a version is
+approved is answered by compliance from (id, version, content hash).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from customers.choices import Channel
+from offers.choices import OfferKind, OfferStatus, ProductFamily
+
+
+class Product(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    family = models.CharField(max_length=16, choices=ProductFamily.choices)
+    description = models.TextField(blank=True)
+    annual_value = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Expected annual value to the bank."
+    )
+    is_credit = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["family", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(family__in=ProductFamily.values), name="product_family_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_value__gte=0), name="product_value_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Offer(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="offers")
+    code = models.CharField(max_length=48, unique=True)
+    name = models.CharField(max_length=160)
+    kind = models.CharField(max_length=10, choices=OfferKind.choices, default=OfferKind.SALES)
+    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    eligibility_rule = models.TextField(blank=True, help_text="Rule language; empty = everyone.")
+    lever = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("1.000"))
+    value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Overrides the product's annual value when set.",
+    )
+    cooldown_days = models.PositiveIntegerField(default=0)
+    # {event_type: context weight}: how relevant a triggering event is to this offer.
+    trigger_weights = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        indexes = [models.Index(fields=["status"], name="offer_status_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=OfferKind.values), name="offer_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=OfferStatus.values), name="offer_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(lever__gt=0), name="offer_lever_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gt=models.F("valid_from")),
+                name="offer_validity_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class OfferContent(models.Model):
+    """One version of an offer's words on one channel."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="contents")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    version = models.PositiveIntegerField()
+    headline = models.CharField(max_length=200)
+    body = models.TextField()
+    call_to_action = models.CharField(max_length=100, blank=True)
+    disclosure = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["offer", "channel", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "channel", "version"], name="content_one_per_offer_channel_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="content_channel_valid"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="content_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer.code}/{self.channel} v{self.version}"
