@@ -1,0 +1,308 @@
+"""Loading the engine's snapshot from the database, and keeping it until it changes.
+
+The snapshot is rebuilt only when the catalog version moves (every service that changes
+what the engine reads bumps it), when a campaign or offer window opens or closes, or when
+it is older than ``MAX_AGE`` (so prior acceptance rates stay fresh). Each decision pays
+one primary-key lookup for the version check.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from campaigns.choices import CampaignKind, CampaignStatus
+from campaigns.models import Campaign, ContactPolicy
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.models import ApprovalRequest
+from compliance.versioning import current_catalog_version
+from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS
+from decisioning.choices import ModelStatus, Outcome
+from decisioning.engine import RuleError, parse_rule
+from decisioning.engine.snapshot import Snapshot, build_snapshot
+from decisioning.engine.types import (
+    CampaignOffer,
+    CampaignSpec,
+    ContentSpec,
+    ModelSpec,
+    OfferSpec,
+    PolicySpec,
+    ProductSpec,
+)
+from decisioning.models import PropensityModel, Response
+from offers.models import Offer, OfferContent
+
+logger = logging.getLogger(__name__)
+
+MAX_AGE = timedelta(minutes=10)
+SHADOW_STATUSES = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.PENDING_APPROVAL,
+    CampaignStatus.APPROVED,
+)
+NEVER = parse_rule("false")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSnapshot:
+    """The engine's snapshot plus the row ids persistence needs to store its results."""
+
+    engine: Snapshot
+    catalog_version: int
+    built_at: datetime
+    valid_until: datetime
+    offer_ids: dict[str, int]
+    content_ids: dict[tuple[str, str, int], int]
+
+    @property
+    def version(self) -> str:
+        return self.engine.version
+
+
+def _rule(text: str, what: str):
+    try:
+        return parse_rule(text or "")
+    except RuleError as exc:
+        # Services validate rules before saving, so this means a row was edited behind
+        # their back: never release on a rule nobody can read.
+        logger.error("%s has an unreadable rule (%s); it matches no one", what, exc)
+        return NEVER
+
+
+def _policy_spec() -> PolicySpec:
+    row = ContactPolicy.objects.filter(is_active=True).first()
+    if row is None:
+        return PolicySpec(version=0, default_time_zone=settings.BANK_TIME_ZONE)
+    return PolicySpec(
+        version=row.version,
+        daily_cap=row.daily_cap,
+        weekly_cap=row.weekly_cap,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        quiet_channels=frozenset(row.quiet_channels),
+        decline_cooldown_days=row.decline_cooldown_days,
+        fatigue_ignored_in_row=row.fatigue_ignored_in_row,
+        fatigue_backoff_days=row.fatigue_backoff_days,
+        presented_elsewhere_days=row.presented_elsewhere_days,
+        hardship_event_types=frozenset(row.hardship_event_types),
+        hardship_days=row.hardship_days,
+        default_time_zone=settings.BANK_TIME_ZONE,
+    )
+
+
+def _approved_contents(offer_ids: list[int]) -> dict[tuple[int, str], OfferContent]:
+    """The newest approved content version per (offer, channel)."""
+    approved = {
+        (subject_id, version, content_hash)
+        for subject_id, version, content_hash in ApprovalRequest.objects.filter(
+            subject_type=ApprovalSubject.OFFER_CONTENT, status=ApprovalStatus.APPROVED
+        ).values_list("subject_id", "subject_version", "content_hash")
+    }
+    newest: dict[tuple[int, str], OfferContent] = {}
+    for content in OfferContent.objects.filter(offer_id__in=offer_ids).order_by("version"):
+        if (content.pk, content.version, content.content_hash) in approved:
+            newest[(content.offer_id, content.channel)] = content
+    return newest
+
+
+def _prior_counts(offer_ids: list[int]) -> dict[int, tuple[int, int]]:
+    rows = (
+        Response.objects.filter(offer_id__in=offer_ids)
+        .exclude(outcome=Outcome.IMPRESSION)
+        .values("offer_id")
+        .annotate(presented=Count("id"), accepted=Count("id", filter=Q(outcome=Outcome.ACCEPT)))
+    )
+    return {row["offer_id"]: (row["presented"], row["accepted"]) for row in rows}
+
+
+def _deliverable_channels(campaign: Campaign) -> tuple[str, ...]:
+    """Inbound campaigns answer present customers; the others queue outbound messages."""
+    wanted = INBOUND_CHANNELS if campaign.kind == CampaignKind.INBOUND else OUTBOUND_CHANNELS
+    return tuple(channel for channel in campaign.channels or () if channel in wanted)
+
+
+def _in_window(start: datetime | None, end: datetime | None, now: datetime) -> bool:
+    return (start is None or start <= now) and (end is None or now < end)
+
+
+def _next_boundary(moments: list[datetime | None], now: datetime, default: datetime) -> datetime:
+    upcoming = [moment for moment in moments if moment is not None and moment > now]
+    return min([*upcoming, default])
+
+
+def build(
+    now: datetime | None = None, *, extra_campaign_ids: frozenset[int] = frozenset()
+) -> LoadedSnapshot:
+    """Read everything the engine needs in a handful of queries and compile it.
+
+    ``extra_campaign_ids`` adds campaigns whatever their status, as shadows that release
+    nothing: how a simulation evaluates a draft with the same engine code.
+    """
+    now = now or timezone.now()
+    catalog_version = current_catalog_version()
+    campaigns = list(
+        Campaign.objects.filter(
+            Q(status=CampaignStatus.RUNNING)
+            | Q(shadow_mode=True, status__in=SHADOW_STATUSES)
+            | Q(pk__in=extra_campaign_ids)
+        ).prefetch_related("campaign_offers")
+    )
+    boundaries: list[datetime | None] = []
+    live = []
+    for campaign in campaigns:
+        boundaries += [campaign.starts_at, campaign.ends_at]
+        if _in_window(campaign.starts_at, campaign.ends_at, now):
+            live.append(campaign)
+
+    offer_ids = sorted({entry.offer_id for c in live for entry in c.campaign_offers.all()})
+    offers = list(Offer.objects.filter(pk__in=offer_ids).select_related("product"))
+    contents = _approved_contents(offer_ids)
+    priors = _prior_counts(offer_ids)
+
+    code_by_id = {offer.pk: offer.code for offer in offers}
+    products: dict[str, ProductSpec] = {}
+    offer_specs: list[OfferSpec] = []
+    content_ids: dict[tuple[str, str, int], int] = {}
+    by_offer: dict[int, dict[str, ContentSpec]] = defaultdict(dict)
+    for (offer_id, channel), content in contents.items():
+        code = code_by_id[offer_id]
+        by_offer[offer_id][channel] = ContentSpec(
+            offer_code=code,
+            channel=channel,
+            version=content.version,
+            content_hash=content.content_hash,
+            headline=content.headline,
+            body=content.body,
+            call_to_action=content.call_to_action,
+            disclosure=content.disclosure,
+        )
+        content_ids[(code, channel, content.version)] = content.pk
+
+    for offer in offers:
+        product = offer.product
+        products[product.code] = ProductSpec(
+            code=product.code,
+            name=product.name,
+            family=product.family,
+            annual_value=float(product.annual_value),
+            is_credit=product.is_credit,
+        )
+        boundaries += [offer.valid_from, offer.valid_until]
+        presented, accepted = priors.get(offer.pk, (0, 0))
+        offer_specs.append(
+            OfferSpec(
+                code=offer.code,
+                product=products[product.code],
+                kind=offer.kind,
+                status=offer.status,
+                valid_from=offer.valid_from,
+                valid_until=offer.valid_until,
+                eligibility=_rule(offer.eligibility_rule, f"offer {offer.code}"),
+                lever=float(offer.lever),
+                cooldown_days=offer.cooldown_days,
+                trigger_weights={k: float(v) for k, v in (offer.trigger_weights or {}).items()},
+                value=float(offer.value) if offer.value is not None else None,
+                prior_presented=presented,
+                prior_accepted=accepted,
+                contents=by_offer.get(offer.pk, {}),
+            )
+        )
+
+    campaign_specs = [
+        CampaignSpec(
+            id=campaign.pk,
+            code=campaign.code,
+            name=campaign.name,
+            status="running" if campaign.status == CampaignStatus.RUNNING else campaign.status,
+            kind=campaign.kind,
+            offers=tuple(
+                CampaignOffer(
+                    offer_code=code_by_id[entry.offer_id], arm=entry.arm, weight=float(entry.weight)
+                )
+                for entry in sorted(campaign.campaign_offers.all(), key=lambda e: e.offer_id)
+            ),
+            audience=_rule(campaign.audience_rule, f"campaign {campaign.code}"),
+            trigger_event_types=frozenset(campaign.trigger_event_types or ()),
+            channels=_deliverable_channels(campaign),
+            control_group_pct=float(campaign.control_group_pct),
+            daily_volume_limit=campaign.daily_volume_limit,
+            per_customer_cap=campaign.per_customer_cap,
+            priority=campaign.priority,
+            shadow=campaign.status != CampaignStatus.RUNNING,
+        )
+        for campaign in live
+    ]
+
+    product_codes = set(products)
+    models = [
+        ModelSpec(
+            product_code=row.product.code,
+            version=str(row.version),
+            feature_names=tuple(row.feature_names),
+            coefficients=tuple(float(c) for c in row.coefficients),
+            intercept=row.intercept,
+            calibration_a=float(row.calibration.get("a", 1.0)),
+            calibration_b=float(row.calibration.get("b", 0.0)),
+        )
+        for row in PropensityModel.objects.filter(status=ModelStatus.ACTIVE).select_related(
+            "product"
+        )
+        if row.product.code in product_codes
+    ]
+
+    engine = build_snapshot(
+        version=f"catalog-{catalog_version}",
+        products=products.values(),
+        offers=offer_specs,
+        campaigns=campaign_specs,
+        policy=_policy_spec(),
+        models=models,
+    )
+    return LoadedSnapshot(
+        engine=engine,
+        catalog_version=catalog_version,
+        built_at=now,
+        valid_until=_next_boundary(boundaries, now, now + MAX_AGE),
+        offer_ids={offer.code: offer.pk for offer in offers},
+        content_ids=content_ids,
+    )
+
+
+class SnapshotCache:
+    """Per process: one version check per decision, a rebuild only when needed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: LoadedSnapshot | None = None
+
+    def get(self, now: datetime | None = None) -> LoadedSnapshot:
+        now = now or timezone.now()
+        loaded = self._loaded
+        if (
+            loaded is not None
+            and now < loaded.valid_until
+            and now >= loaded.built_at
+            and current_catalog_version() == loaded.catalog_version
+        ):
+            return loaded
+        with self._lock:
+            loaded = build(now)
+            self._loaded = loaded
+            return loaded
+
+    def clear(self) -> None:
+        self._loaded = None
+
+
+snapshots = SnapshotCache()
+
+
+def current_snapshot(now: datetime | None = None) -> LoadedSnapshot:
+    return snapshots.get(now)

@@ -1,0 +1,30 @@
+"""Thin Celery tasks: ids in, a service call, safe to run twice."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from decisioning import runs, services
+
+
+@shared_task(
+    name="decisioning.process_event",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+    acks_late=True,
+    ignore_result=True,
+)
+def process_event(event_pk: int) -> None:
+    services.event_process(event_pk=event_pk)
+
+
+@shared_task(
+    name="decisioning.run_chunk",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+    acks_late=True,
+    ignore_result=True,
+)
+def run_chunk(chunk_pk: int) -> None:
+    runs.run_chunk_execute(chunk_pk=chunk_pk)
