@@ -81,6 +81,7 @@ def load_context(
     policy: PolicySpec,
     longest_offer_cooldown: int = 0,
     capped_campaign_ids: frozenset[int] = frozenset(),
+    exclude_decision_id=None,
 ) -> CustomerContext:
     today = local_today(customer, now)
     holdings = frozenset(
@@ -103,11 +104,11 @@ def load_context(
     )
 
     since = now - timedelta(days=history_window_days(policy, longest_offer_cooldown))
+    contacts = Contact.objects.filter(customer=customer, cancelled=False)
+    if exclude_decision_id is not None:
+        contacts = contacts.exclude(decision_id=exclude_decision_id)
     recent = list(
-        Contact.objects.filter(customer=customer, cancelled=False)
-        .filter(released_at__gte=since)
-        .select_related("offer")
-        .order_by("-released_at")
+        contacts.filter(released_at__gte=since).select_related("offer").order_by("-released_at")
     )
     # Fatigue needs the last N sales releases however old they are; caps per campaign
     # need every release of those campaigns.
@@ -116,16 +117,14 @@ def load_context(
     extra = []
     if sales_in_window < policy.fatigue_ignored_in_row:
         extra += list(
-            Contact.objects.filter(customer=customer, cancelled=False, kind="sales")
+            contacts.filter(kind="sales")
             .exclude(pk__in=seen)
             .select_related("offer")
             .order_by("-released_at")[: policy.fatigue_ignored_in_row - sales_in_window]
         )
     if capped_campaign_ids:
         extra += list(
-            Contact.objects.filter(
-                customer=customer, cancelled=False, campaign_id__in=capped_campaign_ids
-            )
+            contacts.filter(campaign_id__in=capped_campaign_ids)
             .exclude(pk__in=seen | {row.pk for row in extra})
             .select_related("offer")
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from compliance.choices import AuditKind
@@ -115,6 +116,7 @@ def decision_store(
     *,
     loaded: LoadedSnapshot,
     result: engine.Decision,
+    request: engine.DecisionRequest,
     customer: Customer,
     mode: str,
     channel: str = "",
@@ -132,6 +134,10 @@ def decision_store(
     """
     now = result.decided_at
     explanation = result.to_dict()
+    explanation["request"] = {
+        "max_offers": request.max_offers,
+        "campaign_ids": sorted(request.campaign_ids) if request.campaign_ids else None,
+    }
     if identity is not None:
         explanation["identity"] = identity.as_dict()
     decision = Decision(
@@ -257,7 +263,11 @@ def _existing_decision(*, event, campaign_id, run_id, customer) -> Decision | No
 
 
 def _context_for(
-    loaded: LoadedSnapshot, customer: Customer, now: datetime
+    loaded: LoadedSnapshot,
+    customer: Customer,
+    now: datetime,
+    *,
+    exclude_decision: Decision | None = None,
 ) -> engine.CustomerContext:
     snapshot = loaded.engine
     return load_context(
@@ -268,6 +278,7 @@ def _context_for(
         capped_campaign_ids=frozenset(
             cid for cid, c in snapshot.campaigns.items() if c.per_customer_cap
         ),
+        exclude_decision_id=exclude_decision.pk if exclude_decision else None,
     )
 
 
@@ -328,6 +339,7 @@ def decide_inbound(
     stored = decision_store(
         loaded=loaded,
         result=result,
+        request=request,
         customer=customer,
         mode=DecisionMode.INBOUND,
         channel=channel,
@@ -469,7 +481,8 @@ def event_process(*, event_pk: int, now: datetime | None = None) -> list[Decisio
     done = set(Decision.objects.filter(event=event).values_list("campaign_id", flat=True))
     decisions = list(Decision.objects.filter(event=event))
     for plan in plans:
-        if plan.id in done:
+        # Journey campaigns wait for the follow-up that never came (absence_triggers_fire).
+        if plan.id in done or plan.id in loaded.absence:
             continue
         request = engine.DecisionRequest(
             mode="event",
@@ -483,6 +496,7 @@ def event_process(*, event_pk: int, now: datetime | None = None) -> list[Decisio
         stored = decision_store(
             loaded=loaded,
             result=result,
+            request=request,
             customer=event.customer,
             mode=DecisionMode.EVENT,
             event=event,
@@ -495,3 +509,110 @@ def event_process(*, event_pk: int, now: datetime | None = None) -> list[Decisio
         status=EventStatus.PROCESSED, processed_at=now
     )
     return decisions
+
+
+# --- journeys that continue: triggers on absence ------------------------------------------
+
+ABSENCE_LOOKBACK = timedelta(days=7)
+
+
+def absence_triggers_fire(*, now: datetime | None = None) -> int:
+    """Decide for every trigger event whose follow-up did not come within the window.
+
+    "Card issued, not activated in 7 days": for each journey campaign, events of its
+    trigger types that are at least N days old (and at most N days + a week, so an old
+    backlog is not replayed), with no follow-up event of the awaited type since, and no
+    decision yet for (event, campaign). The unique (event, campaign) constraint makes it
+    idempotent per customer, campaign and triggering event.
+    """
+    now = now or timezone.now()
+    loaded = current_snapshot(now)
+    fired = 0
+    for campaign_id, (awaited_type, days) in loaded.absence.items():
+        plan = loaded.engine.plans[campaign_id]
+        due = now - timedelta(days=days)
+        followed = Event.objects.filter(
+            customer=OuterRef("customer"),
+            type=awaited_type,
+            occurred_at__gte=OuterRef("occurred_at"),
+        )
+        decided = Decision.objects.filter(event=OuterRef("pk"), campaign_id=campaign_id)
+        triggers = (
+            Event.objects.filter(
+                type__in=sorted(plan.campaign.trigger_event_types),
+                customer__isnull=False,
+                occurred_at__lte=due,
+                occurred_at__gt=due - ABSENCE_LOOKBACK,
+            )
+            .exclude(Exists(followed))
+            .exclude(Exists(decided))
+            .select_related("customer")
+            .order_by("occurred_at")
+        )
+        for event in triggers.iterator(chunk_size=500):
+            request = engine.DecisionRequest(
+                mode="absence",
+                now=now,
+                event_type=event.type,
+                event_id=event.event_id,
+                campaign_ids=frozenset({campaign_id}),
+                campaign_volume_today=volume_today(loaded, [campaign_id], now),
+            )
+            result = engine.decide(
+                loaded.engine, _context_for(loaded, event.customer, now), request
+            )
+            stored = decision_store(
+                loaded=loaded,
+                result=result,
+                request=request,
+                customer=event.customer,
+                mode=DecisionMode.ABSENCE,
+                event=event,
+                campaign_id=campaign_id,
+                requested_by=system_actor("absence_triggers"),
+            )
+            fired += stored.created
+    return fired
+
+
+# --- replay: the same request under today's rules ------------------------------------------
+
+
+def decision_replay(*, decision: Decision, now: datetime | None = None) -> dict[str, Any]:
+    """Re-decide a stored decision under today's snapshot and say what would change and why.
+
+    The customer is taken as they are now, without the contacts this decision itself
+    released (so it does not suppress itself).
+    """
+    now = now or timezone.now()
+    loaded = current_snapshot(now)
+    explanation = decision.explanation or {}
+    asked = explanation.get("request") or {}
+    campaign_ids = frozenset({decision.campaign_id}) if decision.campaign_id else None
+    request = engine.DecisionRequest(
+        mode=decision.mode,
+        now=now,
+        channel=decision.channel or None,
+        event_type=decision.event.type if decision.event_id else explanation.get("event_type"),
+        event_id=decision.event.event_id if decision.event_id else None,
+        campaign_ids=campaign_ids,
+        max_offers=asked.get("max_offers"),
+    )
+    if decision.run_id and decision.campaign_id not in loaded.engine.plans:
+        from decisioning.snapshots import build
+
+        loaded = build(now, extra_campaign_ids=frozenset({decision.campaign_id}))
+    context = _context_for(loaded, decision.customer, now, exclude_decision=decision)
+    new = engine.decide(loaded.engine, context, request)
+    stored = {**explanation, "offers": decision.offers}
+    return {
+        "decision_id": str(decision.pk),
+        "replayed_at": now.isoformat(),
+        "diff": engine.compare(stored, new).to_dict(),
+        "now": {
+            "outcome": new.outcome,
+            "control_group": new.control_group,
+            "offers": [_offer_for_api(offer) for offer in new.offers],
+            "suppressed": [_suppressed_for_api(item) for item in new.suppressed],
+        },
+    }

@@ -60,6 +60,8 @@ class LoadedSnapshot:
     valid_until: datetime
     offer_ids: dict[str, int]
     content_ids: dict[tuple[str, str, int], int]
+    # Journey campaigns that fire when a follow-up event is absent: id -> (type, days).
+    absence: dict[int, tuple[str, int]]
 
     @property
     def version(self) -> str:
@@ -272,6 +274,11 @@ def build(
         valid_until=_next_boundary(boundaries, now, now + MAX_AGE),
         offer_ids={offer.code: offer.pk for offer in offers},
         content_ids=content_ids,
+        absence={
+            campaign.pk: (campaign.absence_event_type, campaign.absence_days)
+            for campaign in live
+            if campaign.absence_event_type and campaign.absence_days
+        },
     )
 
 

@@ -28,3 +28,8 @@ def process_event(event_pk: int) -> None:
 )
 def run_chunk(chunk_pk: int) -> None:
     runs.run_chunk_execute(chunk_pk=chunk_pk)
+
+
+@shared_task(name="decisioning.absence_triggers", acks_late=True, ignore_result=True)
+def absence_triggers() -> None:
+    services.absence_triggers_fire()

@@ -124,6 +124,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "crosssell.worker_heartbeat", "schedule": 30.0},
+    "journey-absence-triggers": {"task": "decisioning.absence_triggers", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {

@@ -23,7 +23,9 @@ from tests.factories import (
 )
 
 
-def add_content(offer: Offer, channel: str, *, version: int = 1, approve: bool = True) -> OfferContent:
+def add_content(
+    offer: Offer, channel: str, *, version: int = 1, approve: bool = True
+) -> OfferContent:
     body = f"{offer.name} on {channel}. Reply STOP to opt out."
     content = OfferContent.objects.create(
         offer=offer,
@@ -33,7 +35,9 @@ def add_content(offer: Offer, channel: str, *, version: int = 1, approve: bool =
         body=body,
         call_to_action="Find out more",
         disclosure="Representative 19.9% APR (variable)." if offer.product.is_credit else "",
-        content_hash=hashlib.sha256(f"{offer.code}:{channel}:{version}:{body}".encode()).hexdigest(),
+        content_hash=hashlib.sha256(
+            f"{offer.code}:{channel}:{version}:{body}".encode()
+        ).hexdigest(),
     )
     if approve:
         maker = persona("maker", "marketer")
@@ -65,15 +69,23 @@ class SmallBank:
 
 def small_bank(*, control_group_pct: Decimal = Decimal("0")) -> SmallBank:
     current = ProductFactory(code="CURRENT_ACCOUNT", family=ProductFamily.DEPOSITS, annual_value=60)
-    fuel = ProductFactory(code="FUEL_CARD", family=ProductFamily.CARDS, annual_value=180, is_credit=True)
+    fuel = ProductFactory(
+        code="FUEL_CARD", family=ProductFamily.CARDS, annual_value=180, is_credit=True
+    )
     savings = ProductFactory(code="SAVINGS_PLUS", family=ProductFamily.DEPOSITS, annual_value=150)
-    loan = ProductFactory(code="PERSONAL_LOAN", family=ProductFamily.LOANS, annual_value=600, is_credit=True)
+    loan = ProductFactory(
+        code="PERSONAL_LOAN", family=ProductFamily.LOANS, annual_value=600, is_credit=True
+    )
     payment_help = OfferFactory(
-        code="PAYMENT_HELP", product=current, kind=OfferKind.SERVICE,
+        code="PAYMENT_HELP",
+        product=current,
+        kind=OfferKind.SERVICE,
         trigger_weights={"payment_failed": 5.0},
     )
     fuel_card = OfferFactory(
-        code="FUEL_CARD_CASHBACK", product=fuel, eligibility_rule="age >= 18",
+        code="FUEL_CARD_CASHBACK",
+        product=fuel,
+        eligibility_rule="age >= 18",
         trigger_weights={"card_transaction": 3.0},
     )
     savings_offer = OfferFactory(code="SAVINGS_RETAIN", product=savings)
@@ -82,29 +94,42 @@ def small_bank(*, control_group_pct: Decimal = Decimal("0")) -> SmallBank:
         for channel in Channel.values:
             add_content(offer, channel)
     hardship = CampaignFactory(
-        code="PAYMENT_FAILED_HELP", kind=CampaignKind.REALTIME, status=CampaignStatus.RUNNING,
-        trigger_event_types=["payment_failed"], channels=["push", "sms", "email"],
-        control_group_pct=control_group_pct, priority=10,
+        code="PAYMENT_FAILED_HELP",
+        kind=CampaignKind.REALTIME,
+        status=CampaignStatus.RUNNING,
+        trigger_event_types=["payment_failed"],
+        channels=["push", "sms", "email"],
+        control_group_pct=control_group_pct,
+        priority=10,
     )
     CampaignOfferFactory(campaign=hardship, offer=payment_help)
     fuel_campaign = CampaignFactory(
-        code="FUEL_TRIGGER", kind=CampaignKind.REALTIME, status=CampaignStatus.RUNNING,
-        trigger_event_types=["card_transaction"], channels=["push", "sms", "email"],
+        code="FUEL_TRIGGER",
+        kind=CampaignKind.REALTIME,
+        status=CampaignStatus.RUNNING,
+        trigger_event_types=["card_transaction"],
+        channels=["push", "sms", "email"],
         control_group_pct=control_group_pct,
     )
     CampaignOfferFactory(campaign=fuel_campaign, offer=fuel_card)
     inbound = CampaignFactory(
-        code="NBO_INBOUND", kind=CampaignKind.INBOUND, status=CampaignStatus.RUNNING,
+        code="NBO_INBOUND",
+        kind=CampaignKind.INBOUND,
+        status=CampaignStatus.RUNNING,
         channels=["branch", "contact_center", "mobile_app", "web"],
         control_group_pct=control_group_pct,
     )
     for offer in (fuel_card, savings_offer, loan_offer):
         CampaignOfferFactory(campaign=inbound, offer=offer)
     bump_catalog_version()
-    return SmallBank(payment_help, fuel_card, savings_offer, loan_offer, hardship, fuel_campaign, inbound)
+    return SmallBank(
+        payment_help, fuel_card, savings_offer, loan_offer, hardship, fuel_campaign, inbound
+    )
 
 
-def weekly_batch(bank: SmallBank, *, control_group_pct: Decimal = Decimal("0"), **fields) -> Campaign:
+def weekly_batch(
+    bank: SmallBank, *, control_group_pct: Decimal = Decimal("0"), **fields
+) -> Campaign:
     campaign = CampaignFactory(
         code=fields.pop("code", "WEEKLY_SAVINGS"),
         kind=CampaignKind.BATCH,
@@ -116,5 +141,22 @@ def weekly_batch(bank: SmallBank, *, control_group_pct: Decimal = Decimal("0"), 
     )
     CampaignOfferFactory(campaign=campaign, offer=bank.savings)
     CampaignOfferFactory(campaign=campaign, offer=bank.personal_loan)
+    bump_catalog_version()
+    return campaign
+
+
+def activation_journey(bank: SmallBank, *, days: int = 7) -> Campaign:
+    """Card issued, not activated within ``days`` -> an activation nudge."""
+    campaign = CampaignFactory(
+        code="CARD_ACTIVATION_NUDGE",
+        kind=CampaignKind.REALTIME,
+        status=CampaignStatus.RUNNING,
+        trigger_event_types=["card_issued"],
+        absence_event_type="card_activated",
+        absence_days=days,
+        channels=["push", "sms", "email"],
+        control_group_pct=Decimal("0"),
+    )
+    CampaignOfferFactory(campaign=campaign, offer=bank.savings)
     bump_catalog_version()
     return campaign

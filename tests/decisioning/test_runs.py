@@ -64,14 +64,17 @@ def test_batch_decisions_agree_with_the_scalar_engine(customers):
     for decision in Decision.objects.filter(run=run).select_related("customer"):
         context = load_context(decision.customer, now=NOON, policy=loaded.engine.policy)
         # The run's own contacts are in the history now; decide as of before the run.
-        context = type(context)(**{
-            **{f: getattr(context, f) for f in context.__slots__},
-            "contact_history": tuple(
-                c for c in context.contact_history if c.released_at < NOON
-            ),
-        })
+        context = type(context)(
+            **{
+                **{f: getattr(context, f) for f in context.__slots__},
+                "contact_history": tuple(
+                    c for c in context.contact_history if c.released_at < NOON
+                ),
+            }
+        )
         scalar = engine.decide(
-            loaded.engine, context,
+            loaded.engine,
+            context,
             engine.DecisionRequest(mode="batch", now=NOON, campaign_ids=frozenset({campaign.pk})),
         )
         assert decision.outcome_reason == scalar.outcome
@@ -138,8 +141,12 @@ def test_event_and_batch_share_one_attention_budget(customers, django_capture_on
     ConsentFactory(customer=person, channel="push")
     with django_capture_on_commit_callbacks(execute=True):
         services.event_ingest(
-            actor="api:t", event_id="fuel-1", type="card_transaction", occurred_at=NOON,
-            customer={"external_id": person.external_id}, payload={"merchant_category": "fuel"},
+            actor="api:t",
+            event_id="fuel-1",
+            type="card_transaction",
+            occurred_at=NOON,
+            customer={"external_id": person.external_id},
+            payload={"merchant_category": "fuel"},
         )
     assert Contact.objects.filter(customer=person, decision__event__isnull=False).count() == 1
     run = _run_all(_start(campaign))

@@ -126,8 +126,11 @@ def test_unresolved_event_is_kept_and_processed_once_its_identity_appears(
     ref = {"identifier": {"type": "card_token", "value": "tok-late"}}
     with django_capture_on_commit_callbacks(execute=True):
         ingested = services.event_ingest(
-            actor="api:test", event_id="E-late", type="payment_failed",
-            occurred_at=NOON, customer=ref,
+            actor="api:test",
+            event_id="E-late",
+            type="payment_failed",
+            occurred_at=NOON,
+            customer=ref,
         )
     assert ingested.event.status == "unresolved"
     assert not Decision.objects.exists()
@@ -148,7 +151,10 @@ def test_probabilistic_link_below_the_confidence_threshold_does_not_resolve(bank
         customer=customer, type="device_id", value="dev-1", method="probabilistic", confidence=0.6
     )
     ingested = services.event_ingest(
-        actor="api:test", event_id="E-dev", type="app_login", occurred_at=NOON,
+        actor="api:test",
+        event_id="E-dev",
+        type="app_login",
+        occurred_at=NOON,
         customer={"identifier": {"type": "device_id", "value": "dev-1"}},
     )
     assert ingested.event.status == "unresolved"
@@ -166,8 +172,11 @@ def test_decision_records_the_identity_link_it_relied_on(bank):
         actor="api:app", customer=customer, channel="mobile_app", identity=resolution, now=NOON
     )
     assert decision.explanation["identity"] == {
-        "resolved": True, "link_id": link.pk, "method": "probabilistic",
-        "confidence": 0.95, "reason": "",
+        "resolved": True,
+        "link_id": link.pk,
+        "method": "probabilistic",
+        "confidence": 0.95,
+        "reason": "",
     }
 
 
