@@ -1,7 +1,6 @@
 import datetime
 
 import pytest
-from django.utils import timezone
 
 from compliance.models import AuditRecord
 from crosssell.exceptions import Conflict, ValidationFailed
