@@ -27,9 +27,9 @@ from customers.identity import Resolution, customer_reference_errors, resolve_cu
 from customers.models import Customer, Event
 from decisioning import engine
 from decisioning.choices import DecisionMode
-from decisioning.context import load_context
+from decisioning.context import load_context_and_version
 from decisioning.models import Contact, Decision, Message
-from decisioning.snapshots import LoadedSnapshot, current_snapshot
+from decisioning.snapshots import LoadedSnapshot, current_snapshot, snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -269,8 +269,18 @@ def _context_for(
     *,
     exclude_decision: Decision | None = None,
 ) -> engine.CustomerContext:
+    return _context_and_version(loaded, customer, now, exclude_decision=exclude_decision)[0]
+
+
+def _context_and_version(
+    loaded: LoadedSnapshot,
+    customer: Customer,
+    now: datetime,
+    *,
+    exclude_decision: Decision | None = None,
+) -> tuple[engine.CustomerContext, int]:
     snapshot = loaded.engine
-    return load_context(
+    return load_context_and_version(
         customer,
         now=now,
         policy=snapshot.policy,
@@ -280,6 +290,23 @@ def _context_for(
         ),
         exclude_decision_id=exclude_decision.pk if exclude_decision else None,
     )
+
+
+def snapshot_and_context(
+    customer: Customer, now: datetime
+) -> tuple[LoadedSnapshot, engine.CustomerContext]:
+    """The current snapshot and the customer's context in one read on the hot path.
+
+    The context query also returns the catalog version; only when it moved (or the
+    snapshot's window closed) is the snapshot rebuilt and the context read again under
+    the new policy.
+    """
+    loaded = snapshots.peek(now)
+    context, version = _context_and_version(loaded, customer, now)
+    if not snapshots.is_current(loaded, version, now):
+        loaded = snapshots.get(now)
+        context = _context_for(loaded, customer, now)
+    return loaded, context
 
 
 def volume_today(loaded: LoadedSnapshot, campaign_ids, now: datetime) -> dict[int, int]:
@@ -325,7 +352,7 @@ def decide_inbound(
             fields={"channel": [f"must be one of {', '.join(sorted(INBOUND_CHANNELS))}"]},
         )
     now = now or timezone.now()
-    loaded = current_snapshot(now)
+    loaded, context = snapshot_and_context(customer, now)
     plans = loaded.engine.inbound_by_channel.get(channel, ())
     request = engine.DecisionRequest(
         mode="inbound",
@@ -335,7 +362,7 @@ def decide_inbound(
         max_offers=max_offers,
         campaign_volume_today=volume_today(loaded, [plan.id for plan in plans], now),
     )
-    result = engine.decide(loaded.engine, _context_for(loaded, customer, now), request)
+    result = engine.decide(loaded.engine, context, request)
     stored = decision_store(
         loaded=loaded,
         result=result,

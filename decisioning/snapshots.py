@@ -292,17 +292,24 @@ class SnapshotCache:
     def get(self, now: datetime | None = None) -> LoadedSnapshot:
         now = now or timezone.now()
         loaded = self._loaded
-        if (
-            loaded is not None
-            and now < loaded.valid_until
-            and now >= loaded.built_at
-            and current_catalog_version() == loaded.catalog_version
-        ):
+        if loaded is not None and self.is_current(loaded, current_catalog_version(), now):
             return loaded
         with self._lock:
             loaded = build(now)
             self._loaded = loaded
             return loaded
+
+    def peek(self, now: datetime | None = None) -> LoadedSnapshot:
+        """The cached snapshot without a version check (the caller checks the version it
+        read in its own query with ``is_current``); builds one if there is none."""
+        return self._loaded or self.get(now)
+
+    @staticmethod
+    def is_current(loaded: LoadedSnapshot, catalog_version: int, now: datetime) -> bool:
+        return (
+            loaded.catalog_version == catalog_version
+            and loaded.built_at <= now < loaded.valid_until
+        )
 
     def clear(self) -> None:
         self._loaded = None

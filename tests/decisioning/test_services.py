@@ -200,3 +200,19 @@ def test_control_group_customer_gets_nothing_but_the_decision_says_what_would_ha
     assert decision.explanation["would_have_offered"]
     assert not Contact.objects.filter(decision=decision).exists()
     assert not AuditRecord.objects.filter(kind="offer_released").exists()
+
+
+def test_inbound_decision_reads_in_one_query_once_the_snapshot_is_warm(
+    bank, django_assert_num_queries
+):
+    services.decide_inbound(actor="api:b", customer=CustomerFactory(), channel="branch", now=NOON)
+    customer = CustomerFactory()
+    # One read (context + catalog version); then the decision, its contacts and the
+    # audit records of the released offers, inside one transaction (savepoint).
+    with django_assert_num_queries(6) as captured:
+        decision = services.decide_inbound(
+            actor="api:b", customer=customer, channel="web", now=NOON
+        )
+    assert decision.offers
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 1, reads

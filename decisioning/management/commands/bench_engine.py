@@ -1,0 +1,264 @@
+"""``manage.py bench_engine``: decision speed against DESIGN.md's targets.
+
+Prints, each beside its target and a floor measured in the same run:
+- single inbound decisions (p50, p99, decisions/s) with 50 running offers, engine only
+  and through the full service (context load + engine + store + audit), beside a
+  one-row indexed lookup;
+- a batch run over every customer end to end (customers/s), beside a plain NumPy
+  scoring pass over the same arrays;
+- with a broker and a worker: signal to queued decision through Redis (p50, p95).
+
+It seeds the bank when the database is empty, adds a 50-offer benchmark catalog and
+pauses the bank's other campaigns: run it on a benchmark database.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+
+import numpy as np
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
+from django.utils import timezone
+
+from campaigns.choices import CampaignKind, CampaignStatus
+from campaigns.models import Campaign, CampaignOffer, CampaignRun
+from compliance.versioning import bump_catalog_version
+from customers.models import Customer
+from decisioning import engine, runs, services
+from decisioning.benchmarks import (
+    BENCH_PREFIX,
+    Timing,
+    install_bench_catalog,
+    pause_other_campaigns,
+    percentile,
+    time_calls,
+)
+from decisioning.models import Decision
+from decisioning.snapshots import current_snapshot
+from offers.models import Offer
+
+REALTIME_CODE = "BENCH_REALTIME"
+
+
+def _run_chunks(chunk_pks: list[int]) -> None:
+    import django
+
+    django.setup()
+    for chunk_pk in chunk_pks:
+        runs.run_chunk_execute(chunk_pk=chunk_pk)
+
+
+class Command(BaseCommand):
+    help = __doc__.splitlines()[0]
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--customers", type=int, default=100_000, help="seed this many when empty"
+        )
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--decisions", type=int, default=2_000, help="single decisions to time")
+        parser.add_argument("--skip-batch", action="store_true")
+        parser.add_argument("--workers", type=int, default=2, help="processes for the batch run")
+        parser.add_argument("--chunk-size", type=int, default=50_000)
+        parser.add_argument("--signals", type=int, default=200, help="events for the latency run")
+        parser.add_argument("--allow-sqlite", action="store_true")
+
+    def handle(self, *args, **opts):
+        if connection.vendor != "postgresql" and not opts["allow_sqlite"]:
+            raise CommandError(
+                "bench_engine measures PostgreSQL: set DATABASE_URL=postgres://... "
+                "(or pass --allow-sqlite for a rough local figure)"
+            )
+        call_command("migrate", verbosity=0)
+        if not Customer.objects.exists():
+            self.stderr.write(f"Seeding {opts['customers']:,} customers...")
+            call_command("seed_demo", customers=opts["customers"], seed=opts["seed"])
+        _inbound, batch = install_bench_catalog()
+        paused = pause_other_campaigns()
+        customers = Customer.objects.count()
+        offers = Offer.objects.filter(code__startswith=BENCH_PREFIX).count()
+        self.line(
+            f"database: {connection.vendor}; customers: {customers:,}; running bench offers: "
+            f"{offers}; other campaigns paused: {paused}; cores: {multiprocessing.cpu_count()}"
+        )
+        self.single_decisions(opts["decisions"])
+        if not opts["skip_batch"]:
+            self.batch_run(batch, opts["workers"], opts["chunk_size"])
+        self.signal_latency(opts["signals"])
+
+    def line(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def report(self, name: str, timing: Timing, target: str) -> None:
+        self.line(
+            f"  {name:<38} p50 {timing.p50:7.2f} ms  p99 {timing.p99:7.2f} ms  "
+            f"{timing.per_second:8.0f}/s   {target}"
+        )
+
+    # --- single decisions ----------------------------------------------------------------
+
+    def single_decisions(self, count: int) -> None:
+        rng = np.random.default_rng(7)
+        ids = np.array(Customer.objects.values_list("external_id", flat=True))
+        sample = [str(x) for x in rng.choice(ids, size=min(count, len(ids)), replace=False)]
+        self.line(f"\nSingle inbound decisions over {len(sample):,} random customers, 50 offers:")
+
+        floor = time_calls(
+            lambda i: (
+                Customer.objects.filter(external_id=sample[i]).values_list("pk", flat=True).first()
+            ),
+            len(sample),
+        )
+        self.report("floor: one-row indexed lookup", floor, "(the floor)")
+
+        now = timezone.now()
+        loaded = current_snapshot(now)
+        people = {c.external_id: c for c in Customer.objects.filter(external_id__in=sample)}
+        contexts = [services._context_for(loaded, people[x], now) for x in sample]
+        request = engine.DecisionRequest(mode="inbound", now=now, channel="branch")
+        pure = time_calls(lambda i: engine.decide(loaded.engine, contexts[i], request), len(sample))
+        self.report("engine only (decide over a snapshot)", pure, "")
+
+        context = time_calls(
+            lambda i: services._context_for(loaded, people[sample[i]], now), len(sample)
+        )
+        self.report("customer context load (queries)", context, "")
+
+        def full(i: int) -> None:
+            customer = Customer.objects.get(external_id=sample[i])
+            services.decide_inbound(actor="system:bench", customer=customer, channel="branch")
+
+        service = time_calls(full, len(sample))
+        self.report(
+            "full service (lookup+context+decide+store)",
+            service,
+            f"target p50 <= 5 ms, p99 <= 20 ms, within 2x floor: "
+            f"{service.p50 / floor.p50:.1f}x floor",
+        )
+
+    # --- batch ---------------------------------------------------------------------------
+
+    def numpy_floor(self) -> float:
+        rows = np.array(
+            Customer.objects.order_by("pk").values_list("pk", flat=True), dtype=np.int64
+        )
+        size = len(rows)
+        rng = np.random.default_rng(1)
+        features = rng.normal(size=(size, 8)).astype(np.float64)
+        weights = rng.normal(size=(8, 50))
+        value_lever = rng.uniform(50, 500, size=50)
+        started = time.perf_counter()
+        scores = 1.0 / (1.0 + np.exp(-(features @ weights))) * value_lever
+        scores.argmax(axis=1)
+        return time.perf_counter() - started
+
+    def batch_run(self, campaign: Campaign, workers: int, chunk_size: int) -> None:
+        floor = self.numpy_floor()
+        run = runs.campaign_run_start(
+            actor="system:bench", campaign=campaign, chunk_size=chunk_size, dispatch=False
+        )
+        chunks = list(run.chunks.order_by("first_customer_id").values_list("pk", flat=True))
+        self.line(
+            f"\nBatch run over {run.total_customers:,} customers in {len(chunks)} chunks, "
+            f"{workers} processes:"
+        )
+        connections.close_all()
+        started = time.perf_counter()
+        context = multiprocessing.get_context("fork")
+        processes = [
+            context.Process(target=_run_chunks, args=(chunks[w::workers],)) for w in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        while any(p.is_alive() for p in processes):
+            time.sleep(0.5)
+            done = CampaignRun.objects.values_list("processed_customers", flat=True).get(pk=run.pk)
+            self.progress(done, run.total_customers, time.perf_counter() - started)
+        for process in processes:
+            process.join()
+        elapsed = time.perf_counter() - started
+        run.refresh_from_db()
+        self.stderr.write("\n")
+        stored = Decision.objects.filter(run=run).count()
+        self.line(
+            f"  end to end: {elapsed:6.1f} s  {run.processed_customers / elapsed:9.0f} customers/s  "
+            f"status {run.status}, {stored:,} decisions stored   target: 1,000,000 in <= 30 s"
+        )
+        self.line(f"  floor: plain NumPy scoring pass (customers x 50 offers): {floor:6.2f} s")
+        self.line(f"  outcomes: {run.outcome_counts}")
+
+    def progress(self, done: int, total: int, elapsed: float) -> None:
+        width = 40
+        filled = int(width * done / total) if total else width
+        self.stderr.write(
+            f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {elapsed:5.1f}s",
+            ending="",
+        )
+        self.stderr.flush()
+
+    # --- signal to queued decision -------------------------------------------------------
+
+    def signal_latency(self, count: int) -> None:
+        from crosssell.celery import app
+
+        if not settings.CELERY_BROKER_URL or not app.control.ping(timeout=1.0):
+            self.line(
+                "\nSignal to queued decision: skipped (needs CELERY_BROKER_URL and a running worker)"
+            )
+            return
+        campaign, _ = Campaign.objects.get_or_create(
+            code=REALTIME_CODE,
+            defaults={
+                "name": "Benchmark real-time campaign",
+                "kind": CampaignKind.REALTIME,
+                "status": CampaignStatus.RUNNING,
+                "trigger_event_types": ["large_transfer_out"],
+                "channels": ["push", "sms", "email"],
+                "control_group_pct": 0,
+            },
+        )
+        for offer in Offer.objects.filter(code__startswith=BENCH_PREFIX).order_by("code")[:10]:
+            CampaignOffer.objects.get_or_create(campaign=campaign, offer=offer)
+        bump_catalog_version()
+        externals = list(
+            Customer.objects.order_by("?").values_list("external_id", flat=True)[:count]
+        )
+        self.line(
+            f"\nSignal to queued decision through Redis and a worker ({len(externals)} events):"
+        )
+        events = []
+        for external_id in externals:
+            ingested = services.event_ingest(
+                actor="system:bench",
+                event_id=f"bench-{uuid.uuid4().hex}",
+                type="large_transfer_out",
+                occurred_at=timezone.now(),
+                customer={"external_id": external_id},
+                payload={"amount": 5000},
+            )
+            events.append(ingested.event.pk)
+            time.sleep(0.02)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if Decision.objects.filter(event_id__in=events).count() >= len(events):
+                break
+            time.sleep(0.2)
+        latencies = [
+            (decided - received).total_seconds() * 1000
+            for decided, received in Decision.objects.filter(event_id__in=events).values_list(
+                "created_at", "event__received_at"
+            )
+        ]
+        if not latencies:
+            self.line("  no decisions arrived within 60 s: is the worker consuming this broker?")
+            return
+        self.line(
+            f"  p50 {percentile(latencies, 50):7.1f} ms  p95 {percentile(latencies, 95):7.1f} ms  "
+            f"({len(latencies)}/{len(events)} decided)   target p95 <= 50 ms"
+        )
