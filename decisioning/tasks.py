@@ -33,3 +33,10 @@ def run_chunk(chunk_pk: int) -> None:
 @shared_task(name="decisioning.absence_triggers", acks_late=True, ignore_result=True)
 def absence_triggers() -> None:
     services.absence_triggers_fire()
+
+
+@shared_task(name="decisioning.train_models", acks_late=True, ignore_result=True, time_limit=3600)
+def train_models() -> None:
+    from decisioning.training import models_train_all
+
+    models_train_all(actor="system:train_models")

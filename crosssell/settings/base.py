@@ -7,6 +7,8 @@ PostgreSQL and Redis with separate workers.
 
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from crosssell.env import Env
 
 env = Env()
@@ -125,6 +127,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "crosssell.worker_heartbeat", "schedule": 30.0},
     "journey-absence-triggers": {"task": "decisioning.absence_triggers", "schedule": 300.0},
+    "propensity-models-weekly": {
+        "task": "decisioning.train_models",
+        "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
+    },
+    # The audit sealer: every record is sealed within seconds; a late one expires unrun.
+    "seal-audit-ledger": {
+        "task": "compliance.tasks.seal_audit_ledger",
+        "schedule": 1.0,
+        "options": {"expires": 10},
+    },
+    # Hourly, look over the whole ledger for records whose transaction outlived the
+    # sealer's gap retention.
+    "sweep-audit-ledger": {
+        "task": "compliance.tasks.seal_audit_ledger",
+        "schedule": 3600.0,
+        "kwargs": {"full_sweep": True, "time_budget_seconds": 60.0},
+    },
 }
 
 REST_FRAMEWORK = {
