@@ -37,7 +37,7 @@ from decisioning.engine.types import (
     ProductSpec,
 )
 from decisioning.models import PropensityModel, Response
-from offers.models import Offer, OfferContent
+from offers.models import Offer, OfferContent, Product
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,18 @@ def build(
     priors = _prior_counts(offer_ids)
 
     code_by_id = {offer.pk: offer.code for offer in offers}
-    products: dict[str, ProductSpec] = {}
+    # Every catalog product, not only those on offer: a held product's family must be
+    # known to keep the rest of that family from being offered.
+    products: dict[str, ProductSpec] = {
+        product.code: ProductSpec(
+            code=product.code,
+            name=product.name,
+            family=product.family,
+            annual_value=float(product.annual_value),
+            is_credit=product.is_credit,
+        )
+        for product in Product.objects.all()
+    }
     offer_specs: list[OfferSpec] = []
     content_ids: dict[tuple[str, str, int], int] = {}
     by_offer: dict[int, dict[str, ContentSpec]] = defaultdict(dict)
@@ -189,13 +200,6 @@ def build(
 
     for offer in offers:
         product = offer.product
-        products[product.code] = ProductSpec(
-            code=product.code,
-            name=product.name,
-            family=product.family,
-            annual_value=float(product.annual_value),
-            is_credit=product.is_credit,
-        )
         boundaries += [offer.valid_from, offer.valid_until]
         presented, accepted = priors.get(offer.pk, (0, 0))
         offer_specs.append(

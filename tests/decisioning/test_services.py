@@ -216,3 +216,17 @@ def test_inbound_decision_reads_in_one_query_once_the_snapshot_is_warm(
     assert decision.offers
     reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     assert len(reads) == 1, reads
+
+
+def test_holding_a_product_outside_any_campaign_still_blocks_its_family(bank):
+    from tests.factories import HoldingFactory, ProductFactory
+
+    ProductFactory(code="GOLD_CARD", family="cards", annual_value=90)
+    customer = CustomerFactory()
+    HoldingFactory(customer=customer, product_code="GOLD_CARD")
+    decision = services.decide_inbound(
+        actor="api:b", customer=customer, channel="branch", max_offers=3, now=NOON
+    )
+    assert "FUEL_CARD_CASHBACK" not in [offer["offer_code"] for offer in decision.offers]
+    reasons = {item["offer_code"]: item["reason"] for item in decision.suppressed}
+    assert reasons["FUEL_CARD_CASHBACK"] == "holds_product"

@@ -1,0 +1,131 @@
+"""What is in the demo bank, as readable lines for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet
+
+from campaigns.models import Campaign
+from compliance.choices import ConsentChannel, ConsentStatus
+from compliance.models import Consent, DoNotContact
+from crosssell.choices import Role
+from crosssell.models import ApiClient
+from customers.choices import Channel
+from customers.models import Customer, Holding
+from decisioning.choices import Outcome
+from decisioning.demo.catalog import BANK_NAME
+from decisioning.demo.people import DEMO_LOGINS, api_client_name
+from decisioning.demo.seed import SeedResult
+from decisioning.models import Response
+from offers.choices import OfferKind, ProductFamily
+from offers.models import Offer, Product
+
+
+@dataclass(frozen=True, slots=True)
+class BankSummary:
+    products_by_family: dict[str, int]
+    offers_by_kind: dict[str, int]
+    campaigns_by_kind_status: dict[tuple[str, str], int]
+    customers: int
+    open_holdings: int
+    consents_granted: dict[str, int]
+    global_opt_outs: int
+    do_not_contact: int
+    responses_by_outcome: dict[str, int]
+    channel_clients: dict[str, str]  # channel -> key prefix of its demo client
+
+
+def _counts(queryset: QuerySet, *fields: str) -> dict:
+    rows = queryset.values(*fields).annotate(n=Count("pk")).order_by()
+    if len(fields) == 1:
+        return {row[fields[0]]: row["n"] for row in rows}
+    return {tuple(row[f] for f in fields): row["n"] for row in rows}
+
+
+def bank_summary() -> BankSummary:
+    clients = ApiClient.objects.filter(
+        role=Role.CHANNEL, name__in=[api_client_name(c) for c in Channel.values]
+    ).values_list("name", "key_prefix")
+    prefixes = dict(clients)
+    return BankSummary(
+        products_by_family=_counts(Product.objects.all(), "family"),
+        offers_by_kind=_counts(Offer.objects.all(), "kind"),
+        campaigns_by_kind_status=_counts(Campaign.objects.all(), "kind", "status"),
+        customers=Customer.objects.count(),
+        open_holdings=Holding.objects.filter(closed_at__isnull=True).count(),
+        consents_granted=_counts(Consent.objects.filter(status=ConsentStatus.GRANTED), "channel"),
+        global_opt_outs=Consent.objects.filter(
+            channel=ConsentChannel.ALL, status=ConsentStatus.REVOKED
+        ).count(),
+        do_not_contact=DoNotContact.objects.count(),
+        responses_by_outcome=_counts(Response.objects.all(), "outcome"),
+        channel_clients={
+            c: prefixes[api_client_name(c)]
+            for c in Channel.values
+            if api_client_name(c) in prefixes
+        },
+    )
+
+
+def _breakdown(counts: Mapping[str, int], order: list[str]) -> str:
+    known = [key for key in order if counts.get(key)]
+    extra = sorted(key for key in counts if key not in order and counts[key])
+    return ", ".join(f"{key} {counts[key]:,}" for key in known + extra) or "none"
+
+
+def format_bank_summary(
+    summary: BankSummary, *, api_keys: Mapping[str, str] | None = None
+) -> list[str]:
+    """The bank at a glance, then API keys and demo logins."""
+    api_keys = api_keys or {}
+    products = sum(summary.products_by_family.values())
+    offers = sum(summary.offers_by_kind.values())
+    campaigns = sum(summary.campaigns_by_kind_status.values())
+    responses = sum(summary.responses_by_outcome.values())
+    campaign_parts = ", ".join(
+        f"{kind} {status} {n}"
+        for (kind, status), n in sorted(summary.campaigns_by_kind_status.items())
+    )
+    lines = [
+        f"{BANK_NAME} (demo bank)",
+        f"  Products:   {products:,} ({_breakdown(summary.products_by_family, ProductFamily.values)})",
+        f"  Offers:     {offers:,} ({_breakdown(summary.offers_by_kind, OfferKind.values)})",
+        f"  Campaigns:  {campaigns:,} ({campaign_parts or 'none'})",
+        f"  Customers:  {summary.customers:,} with {summary.open_holdings:,} open holdings",
+        f"  Consents granted: {_breakdown(summary.consents_granted, Channel.values)}"
+        f" (global opt-outs {summary.global_opt_outs:,}, do-not-contact {summary.do_not_contact:,})",
+        f"  Responses:  {responses:,} ({_breakdown(summary.responses_by_outcome, Outcome.values)})",
+        "",
+        "API clients (one per channel; send Authorization: Token <key>):",
+    ]
+    for channel in Channel.values:
+        name = api_client_name(channel)
+        if channel in api_keys:
+            lines.append(f"  {channel:<15} {name:<20} key {api_keys[channel]}")
+        elif channel in summary.channel_clients:
+            lines.append(
+                f"  {channel:<15} {name:<20} key {summary.channel_clients[channel]}... "
+                "(shown only when created; make another with manage.py create_api_client)"
+            )
+    lines += ["", "Demo logins (local demo only):"]
+    for login in DEMO_LOGINS:
+        lines.append(f"  {login.username:<8} password {login.password:<13} {login.description}")
+    return lines
+
+
+def seed_report(result: SeedResult) -> list[str]:
+    """What ``seed_demo`` wrote, how long it took, and how to log in."""
+    options = result.options
+    lines = [
+        f"Seeded {options.customers:,} customers (seed {options.seed}, as of "
+        f"{options.as_of.isoformat()}) in {result.seconds:.1f}s:",
+    ]
+    for label, count in sorted(result.rows.items()):
+        lines.append(f"  {label:<28} {count:>12,} rows")
+    if result.users_created:
+        lines.append(f"  demo users created: {', '.join(result.users_created)}")
+    lines.append("")
+    lines += format_bank_summary(bank_summary(), api_keys=result.api_keys)
+    return lines
