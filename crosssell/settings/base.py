@@ -114,6 +114,8 @@ CACHES = {
 # Celery: eager in-process unless a broker is configured.
 CELERY_BROKER_URL = env.redis_url("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Workers consume this queue; separate deployments (or CI runs) sharing a Redis keep apart.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CROSSSELL_TASK_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
