@@ -63,3 +63,4 @@ class AuditKind(models.TextChoices):
     MODEL = "model", "Propensity model"
     ACCESS = "access", "Access and API clients"
     EXEMPTION = "exemption", "Service exemption from marketing rules"
+    BENCHMARK = "benchmark", "Ledger benchmark (manage.py bench_ledger)"

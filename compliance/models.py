@@ -83,6 +83,28 @@ class AuditSealMembership(models.Model):
         return f"record #{self.record_id} in seal #{self.seal_id}"
 
 
+class AuditSealerState(models.Model):
+    """The sealer's bookkeeping (one row, not part of the ledger).
+
+    Locking this row serialises sealers (appenders never touch it). ``high_water_seq`` is
+    the highest record seq ever sealed; ``open_gaps`` lists the seq ranges below it that
+    were not committed when the sealer passed — records of transactions still in flight,
+    or seqs of rolled-back inserts — as ``[first, last, noticed_at_epoch]``. Each run
+    re-checks them, so a late commit is sealed within a second; a gap older than the
+    retention is assumed rolled back and left to the full sweep. Losing this row loses
+    no evidence: ``verify_ledger`` reports unsealed records and a full sweep seals them.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    high_water_seq = models.BigIntegerField(default=0)
+    open_gaps = models.JSONField(default=list, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_sweep_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sealer at #{self.high_water_seq} ({len(self.open_gaps)} open gaps)"
+
+
 class CatalogVersion(models.Model):
     """One row whose counter moves whenever anything the engine snapshots changes.
 

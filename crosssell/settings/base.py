@@ -101,6 +101,12 @@ IDENTITY_MIN_CONFIDENCE = env.float(
 )
 DECISION_TTL_SECONDS = env.int("CROSSSELL_DECISION_TTL_SECONDS", 900, minimum=1)
 API_MAX_BODY_BYTES = 1024 * 1024
+# Content pre-checks refuse these phrases (comma separated; empty = the built-in list).
+CROSSSELL_BANNED_PHRASES = env.list("CROSSSELL_BANNED_PHRASES", []) or None
+# How long the ledger sealer waits for an uncommitted sequence gap before giving up on it.
+CROSSSELL_AUDIT_GAP_RETENTION_SECONDS = env.int(
+    "CROSSSELL_AUDIT_GAP_RETENTION_SECONDS", 3600, minimum=1
+)
 # Pseudonymous customer references in the audit ledger are keyed HMACs of the bank's id.
 PSEUDONYM_KEY = env.str("CROSSSELL_PSEUDONYM_KEY", SECRET_KEY)
 

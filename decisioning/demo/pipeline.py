@@ -253,6 +253,23 @@ def decisions_summary(ctx: DemoContext) -> None:
     ctx.report("Decisions", lines)
 
 
+def verify_audit(ctx: DemoContext) -> None:
+    from compliance.ledger import seal_all_pending, verify_ledger
+
+    # No beat runs in the embedded demo, so seal what was appended, then verify it all.
+    seal_all_pending(full_sweep=True, time_budget_seconds=120.0)
+    report = verify_ledger()
+    if not report.ok:
+        raise CommandError(f"the audit ledger does not verify: {report.as_dict()}")
+    ctx.report(
+        "Audit ledger (verify_audit)",
+        [
+            f"ok: {report.records:,} records in {report.seals:,} seals, every hash recomputed",
+            f"unsealed: {report.unsealed_records:,}",
+        ],
+    )
+
+
 DEMO_ACTOR = "system:demo"
 WEEKLY_BATCH = "BATCH_WEEKLY_CROSS_SELL"
 SIGNALS = 600
@@ -268,6 +285,7 @@ DEMO_STEPS: list[DemoStep] = [
         "Decide for customers present at branches, contact centre, app and web", present_customers
     ),
     DemoStep("Summarise the decisions", decisions_summary),
+    DemoStep("Seal and verify the audit ledger", verify_audit),
 ]
 
 

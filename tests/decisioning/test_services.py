@@ -230,3 +230,22 @@ def test_holding_a_product_outside_any_campaign_still_blocks_its_family(bank):
     assert "FUEL_CARD_CASHBACK" not in [offer["offer_code"] for offer in decision.offers]
     reasons = {item["offer_code"]: item["reason"] for item in decision.suppressed}
     assert reasons["FUEL_CARD_CASHBACK"] == "holds_product"
+
+
+def test_erasure_redacts_the_customers_decisions_but_keeps_what_was_released(bank):
+    from decisioning.customer_rights import customer_erase
+
+    customer = CustomerFactory(attributes={"salary": 4321})
+    decision = services.decide_inbound(
+        actor="api:b", customer=customer, channel="branch", max_offers=3, now=NOON
+    )
+    released = [offer["offer_code"] for offer in decision.offers]
+    external_id = customer.external_id
+    assert external_id in str(decision.explanation)
+    erasure = customer_erase(actor="user:dpo", customer=customer)
+    decision.refresh_from_db()
+    stored = str(decision.explanation) + str(decision.offers)
+    assert external_id not in stored and "4321" not in stored
+    assert [offer["offer_code"] for offer in decision.offers] == released
+    assert decision.explanation["redacted"] == "erasure"
+    assert erasure.summary["decisions_redacted"] == 1

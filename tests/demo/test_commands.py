@@ -134,8 +134,9 @@ def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert (tmp_path / "crosssell.sqlite3").exists()
-    assert "[1/7] Migrate the database" in out
-    assert "[7/7] Summarise the decisions" in out
+    assert "[1/8] Migrate the database" in out
+    assert "[8/8] Seal and verify the audit ledger" in out
+    assert "Audit ledger (verify_audit):" in out and "every hash recomputed" in out
     assert "applying" in out and "migrations to" in out
     assert "seeded 300 customers (seed 42, as of 2025-06-01)" in out
     assert (

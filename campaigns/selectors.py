@@ -1,0 +1,123 @@
+"""Campaign and contact-policy reads, and the identity of a campaign's targeting."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from campaigns.models import Campaign, CampaignOffer, ContactPolicy
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.ledger import canonical_json
+from compliance.models import ApprovalRequest
+from compliance.selectors import is_approved, latest_approval
+
+_CENTS = Decimal("0.01")
+
+
+def _campaign_offers() -> Prefetch:
+    return Prefetch(
+        "campaign_offers",
+        queryset=CampaignOffer.objects.select_related("offer__product").order_by("offer__code"),
+    )
+
+
+def campaign_list(*, status: str | None = None, kind: str | None = None) -> QuerySet[Campaign]:
+    queryset = Campaign.objects.prefetch_related(_campaign_offers())
+    if status:
+        queryset = queryset.filter(status=status)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    return queryset.order_by("-priority", "code")
+
+
+def campaign_get(*, code: str) -> Campaign | None:
+    return Campaign.objects.prefetch_related(_campaign_offers()).filter(code=code).first()
+
+
+# --- targeting: what an approval of a campaign covers -------------------------------------
+
+
+def targeting_payload(campaign: Campaign) -> dict[str, Any]:
+    """Audience rule, offers with arms and weights, channels (in preference order) and
+    control-group share: exactly what a targeting approval covers."""
+    offers = sorted(
+        (
+            {
+                "offer_id": link.offer_id,
+                "offer_code": link.offer.code,
+                "arm": link.arm,
+                "weight": str(Decimal(link.weight).quantize(_CENTS)),
+            }
+            for link in campaign.campaign_offers.select_related("offer")
+        ),
+        key=lambda item: item["offer_id"],
+    )
+    return {
+        "campaign_id": campaign.pk,
+        "audience_rule": campaign.audience_rule or "",
+        "offers": offers,
+        "channels": list(campaign.channels or []),
+        "control_group_pct": str(Decimal(campaign.control_group_pct).quantize(_CENTS)),
+    }
+
+
+def targeting_hash(campaign: Campaign) -> str:
+    return hashlib.sha256(canonical_json(targeting_payload(campaign)).encode()).hexdigest()
+
+
+def targeting_is_approved(campaign: Campaign) -> bool:
+    """Is the campaign's current targeting version, with its current content, approved?"""
+    return is_approved(
+        ApprovalSubject.CAMPAIGN_TARGETING,
+        campaign.pk,
+        campaign.targeting_version,
+        targeting_hash(campaign),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TargetingState:
+    version: int
+    content_hash: str
+    approval: ApprovalRequest | None  # latest request for this version
+
+    @property
+    def status(self) -> str:
+        """not_submitted, pending, approved, rejected, changes_requested or withdrawn."""
+        if self.approval is None:
+            return "not_submitted"
+        if (
+            self.approval.status == ApprovalStatus.APPROVED
+            and self.approval.content_hash != self.content_hash
+        ):
+            return "stale"
+        return self.approval.status
+
+    @property
+    def approved(self) -> bool:
+        return self.status == ApprovalStatus.APPROVED
+
+
+def targeting_state(campaign: Campaign) -> TargetingState:
+    return TargetingState(
+        version=campaign.targeting_version,
+        content_hash=targeting_hash(campaign),
+        approval=latest_approval(
+            ApprovalSubject.CAMPAIGN_TARGETING, campaign.pk, campaign.targeting_version
+        ),
+    )
+
+
+# --- contact policy ---------------------------------------------------------------------
+
+
+def active_contact_policy() -> ContactPolicy | None:
+    return ContactPolicy.objects.filter(is_active=True).first()
+
+
+def contact_policy_history() -> QuerySet[ContactPolicy]:
+    return ContactPolicy.objects.order_by("-version")

@@ -1,0 +1,677 @@
+"""Campaign and contact-policy writes.
+
+A campaign's targeting — audience rule, offers with arms and weights, channels and the
+control-group share — is versioned: any change bumps ``targeting_version``, and a
+campaign launches (or resumes) only when compliance approved exactly its current
+version and hash and each of its offers has approved content on an allowed channel.
+The contact policy is versioned too: a change writes a new version and activates it.
+
+Every write is audited (kinds ``campaign`` / ``policy``) and bumps the catalog version.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.dispatch import receiver
+from django.utils import timezone
+
+from campaigns.choices import CampaignKind, CampaignStatus
+from campaigns.models import Campaign, CampaignOffer, ContactPolicy
+from campaigns.selectors import targeting_hash, targeting_is_approved, targeting_payload
+from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
+from compliance.ledger import audit, canonical_json
+from compliance.models import ApprovalRequest
+from compliance.prechecks import TargetedOffer, protected_name, targeting_prechecks
+from compliance.services import approval_submit
+from compliance.signals import approval_decided
+from compliance.versioning import bump_catalog_version
+from crosssell.actors import actor_name
+from crosssell.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS, Channel
+from offers.choices import OfferStatus
+from offers.models import Offer
+from offers.selectors import approved_content
+from offers.services import eligibility_fields
+
+TARGETING_FIELDS = frozenset({"audience_rule", "channels", "control_group_pct"})
+CAMPAIGN_UPDATABLE = frozenset(
+    {
+        "name",
+        "objective",
+        "starts_at",
+        "ends_at",
+        "audience_rule",
+        "trigger_event_types",
+        "absence_event_type",
+        "absence_days",
+        "schedule",
+        "channels",
+        "control_group_pct",
+        "daily_volume_limit",
+        "per_customer_cap",
+        "priority",
+        "shadow_mode",
+    }
+)
+FINISHED = frozenset({CampaignStatus.COMPLETED, CampaignStatus.ARCHIVED})
+LAUNCHABLE = frozenset(
+    {CampaignStatus.DRAFT, CampaignStatus.PENDING_APPROVAL, CampaignStatus.APPROVED}
+)
+POLICY_UPDATABLE = frozenset(
+    {
+        "daily_cap",
+        "weekly_cap",
+        "quiet_start",
+        "quiet_end",
+        "quiet_channels",
+        "decline_cooldown_days",
+        "fatigue_ignored_in_row",
+        "fatigue_backoff_days",
+        "presented_elsewhere_days",
+        "hardship_event_types",
+        "hardship_days",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOfferInput:
+    offer: Offer
+    arm: str = "A"
+    weight: Decimal | int | str = Decimal("1")
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _clean_and_save(instance: Any, message: str) -> None:
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        fields = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        raise ValidationFailed(message, fields={k: list(v) for k, v in fields.items()}) from None
+    instance.save()
+
+
+def _user_or_none(actor: Any) -> AbstractBaseUser | None:
+    return actor if isinstance(actor, AbstractBaseUser) and actor.pk else None
+
+
+def _audit_campaign(*, action: str, actor: Any, campaign: Campaign, data: dict[str, Any]) -> None:
+    audit(
+        kind=AuditKind.CAMPAIGN,
+        action=action,
+        actor=actor,
+        object_type="campaign",
+        object_id=campaign.pk,
+        object_repr=campaign.code,
+        data={"status": campaign.status, "targeting_version": campaign.targeting_version, **data},
+    )
+
+
+def _offer_inputs(
+    offers: Iterable[CampaignOfferInput | Mapping[str, Any]],
+) -> list[CampaignOfferInput]:
+    inputs: list[CampaignOfferInput] = []
+    for item in offers:
+        if isinstance(item, Mapping):
+            item = CampaignOfferInput(
+                offer=item["offer"], arm=item.get("arm", "A"), weight=item.get("weight", 1)
+            )
+        inputs.append(item)
+    errors: list[str] = []
+    seen: set[int] = set()
+    for item in inputs:
+        if item.offer.pk in seen:
+            errors.append(f"{item.offer.code} is listed twice")
+        seen.add(item.offer.pk)
+        if item.offer.status == OfferStatus.RETIRED:
+            errors.append(f"{item.offer.code} is retired")
+        if not (1 <= len(item.arm or "") <= 16):
+            errors.append(f"{item.offer.code}: the arm is 1-16 characters")
+        try:
+            weight = Decimal(str(item.weight))
+        except InvalidOperation:
+            weight = Decimal(0)
+        if not weight.is_finite() or weight <= 0:
+            errors.append(f"{item.offer.code}: the weight must be a positive number")
+    if errors:
+        raise ValidationFailed("The campaign's offers are not valid.", fields={"offers": errors})
+    return inputs
+
+
+def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:
+    """What full_clean cannot see: channels for the kind, triggers, rules."""
+    errors: dict[str, list[str]] = {}
+    channels = campaign.channels
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        errors["channels"] = ["must be a list of channel names"]
+    else:
+        unknown = [c for c in channels if c not in Channel.values]
+        wanted = INBOUND_CHANNELS if campaign.kind == CampaignKind.INBOUND else OUTBOUND_CHANNELS
+        wrong = [c for c in channels if c in Channel.values and c not in wanted]
+        if unknown:
+            errors["channels"] = [f"unknown channel(s): {', '.join(unknown)}"]
+        elif wrong:
+            kind = "inbound" if campaign.kind == CampaignKind.INBOUND else "outbound"
+            errors["channels"] = [
+                f"a {campaign.get_kind_display().lower()} campaign uses {kind} channels only, "
+                f"not {', '.join(wrong)}"
+            ]
+        elif len(set(channels)) != len(channels):
+            errors["channels"] = ["a channel is listed twice"]
+    triggers = campaign.trigger_event_types
+    if not isinstance(triggers, list) or not all(isinstance(t, str) and t for t in triggers):
+        errors["trigger_event_types"] = ["must be a list of event types"]
+    elif campaign.kind == CampaignKind.REALTIME and not triggers:
+        errors["trigger_event_types"] = ["a real-time campaign needs at least one trigger event"]
+    if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
+        errors["ends_at"] = ["must be after starts_at"]
+    try:
+        pct = Decimal(str(campaign.control_group_pct))
+    except InvalidOperation:
+        pct = Decimal(-1)
+    if not (Decimal(0) <= pct <= Decimal(100)):
+        errors["control_group_pct"] = ["must be a percentage from 0 to 100"]
+    if errors:
+        raise ValidationFailed("The campaign is not valid.", fields=errors)
+    fields = eligibility_fields(campaign.audience_rule or "", field="audience_rule")
+    used = sorted({p for name in fields if (p := protected_name(name))})
+    credit = [offer.code for offer in offers if offer.product.is_credit]
+    if used and credit:
+        raise ValidationFailed(
+            "A campaign offering credit products may not target by protected attributes.",
+            fields={
+                "audience_rule": [
+                    f"uses protected attribute(s) {', '.join(used)} with credit offer(s) "
+                    f"{', '.join(credit)}"
+                ]
+            },
+        )
+
+
+def _set_offers(campaign: Campaign, inputs: Sequence[CampaignOfferInput]) -> None:
+    CampaignOffer.objects.filter(campaign=campaign).delete()
+    for item in inputs:
+        link = CampaignOffer(
+            campaign=campaign, offer=item.offer, arm=item.arm, weight=Decimal(str(item.weight))
+        )
+        _clean_and_save(link, "The campaign's offers are not valid.")
+
+
+def _offers_of(campaign: Campaign) -> list[Offer]:
+    return list(
+        Offer.objects.select_related("product")
+        .filter(campaign_offers__campaign=campaign)
+        .order_by("code")
+    )
+
+
+# --- create / update --------------------------------------------------------------------
+
+
+def campaign_create(
+    *,
+    actor: Any,
+    code: str,
+    name: str,
+    kind: str,
+    channels: list[str],
+    offers: Sequence[CampaignOfferInput | Mapping[str, Any]] = (),
+    objective: str = "",
+    starts_at: datetime.datetime | None = None,
+    ends_at: datetime.datetime | None = None,
+    audience_rule: str = "",
+    trigger_event_types: list[str] | None = None,
+    absence_event_type: str = "",
+    absence_days: int | None = None,
+    schedule: str = "",
+    control_group_pct: Decimal | int | str = Decimal("10"),
+    daily_volume_limit: int | None = None,
+    per_customer_cap: int | None = None,
+    priority: int = 0,
+    shadow_mode: bool = False,
+) -> Campaign:
+    """A new campaign in draft, targeting version 1."""
+    if kind not in CampaignKind.values:
+        raise ValidationFailed(
+            "The campaign is not valid.",
+            fields={"kind": [f"must be one of {', '.join(CampaignKind.values)}"]},
+        )
+    inputs = _offer_inputs(offers)
+    with transaction.atomic():
+        campaign = Campaign(
+            code=(code or "").strip(),
+            name=name,
+            kind=kind,
+            status=CampaignStatus.DRAFT,
+            objective=objective,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            audience_rule=audience_rule or "",
+            trigger_event_types=list(trigger_event_types or []),
+            absence_event_type=absence_event_type,
+            absence_days=absence_days,
+            schedule=schedule,
+            channels=list(channels or []),
+            control_group_pct=control_group_pct,
+            daily_volume_limit=daily_volume_limit,
+            per_customer_cap=per_customer_cap,
+            priority=priority,
+            shadow_mode=shadow_mode,
+            targeting_version=1,
+            created_by=_user_or_none(actor),
+        )
+        _validate(campaign, [item.offer for item in inputs])
+        _clean_and_save(campaign, "The campaign is not valid.")
+        _set_offers(campaign, inputs)
+        _audit_campaign(
+            action="campaign_created",
+            actor=actor,
+            campaign=campaign,
+            data={"kind": kind, "targeting": targeting_payload(campaign)},
+        )
+        bump_catalog_version()
+    return campaign
+
+
+def campaign_update(
+    *,
+    actor: Any,
+    campaign: Campaign,
+    data: Mapping[str, Any] | None = None,
+    offers: Sequence[CampaignOfferInput | Mapping[str, Any]] | None = None,
+) -> Campaign:
+    """Change a campaign. A change to its targeting (audience, offers, arms, weights,
+    channels, control group) makes a new targeting version that needs approval, and is
+    refused while the campaign runs (pause it first)."""
+    data = dict(data or {})
+    unknown = sorted(set(data) - CAMPAIGN_UPDATABLE)
+    if unknown:
+        raise ValidationFailed(
+            "Some fields cannot be changed here.",
+            fields={name: ["cannot be changed"] for name in unknown},
+        )
+    inputs = _offer_inputs(offers) if offers is not None else None
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status in FINISHED:
+            raise Conflict(f"Campaign {campaign.code} is {campaign.status}.")
+        before = targeting_payload(campaign)
+        changes: dict[str, list[Any]] = {}
+        for name, value in data.items():
+            field = campaign._meta.get_field(name)
+            if value is not None and name not in ("channels", "trigger_event_types"):
+                try:
+                    value = field.to_python(value)
+                except ValidationError as exc:
+                    raise ValidationFailed(
+                        "The campaign is not valid.", fields={name: exc.messages}
+                    ) from None
+            if getattr(campaign, name) != value:
+                changes[name] = [getattr(campaign, name), value]
+                setattr(campaign, name, value)
+        offer_list = [item.offer for item in inputs] if inputs is not None else _offers_of(campaign)
+        _validate(campaign, offer_list)
+        if inputs is not None:
+            _set_offers(campaign, inputs)
+        after = targeting_payload(campaign)
+        targeting_changed = before != after
+        if not changes and not targeting_changed:
+            return campaign
+        if targeting_changed and campaign.status == CampaignStatus.RUNNING:
+            raise Conflict(
+                f"Campaign {campaign.code} is running; pause it before changing its targeting.",
+                fields={"status": [campaign.status]},
+            )
+        previous_status = campaign.status
+        if targeting_changed:
+            campaign.targeting_version += 1
+            if campaign.status in (CampaignStatus.PENDING_APPROVAL, CampaignStatus.APPROVED):
+                campaign.status = CampaignStatus.DRAFT
+        _clean_and_save(campaign, "The campaign is not valid.")
+        _audit_campaign(
+            action="campaign_updated",
+            actor=actor,
+            campaign=campaign,
+            data={
+                "changes": changes,
+                "targeting_changed": targeting_changed,
+                "previous_status": previous_status,
+                **(
+                    {"targeting_before": before, "targeting_after": after}
+                    if targeting_changed
+                    else {}
+                ),
+            },
+        )
+        bump_catalog_version()
+    return campaign
+
+
+# --- approval and lifecycle -------------------------------------------------------------
+
+
+def _targeted_offers(campaign: Campaign, offers: Sequence[Offer]) -> list[TargetedOffer]:
+    with_content = approved_content(offers=offers)
+    return [
+        TargetedOffer(
+            code=offer.code,
+            is_credit=offer.product.is_credit,
+            eligibility_fields=eligibility_fields(offer.eligibility_rule or ""),
+            has_approved_content=any(
+                (offer.pk, channel) in with_content for channel in campaign.channels or []
+            ),
+        )
+        for offer in offers
+    ]
+
+
+def campaign_submit_targeting(*, actor: AbstractBaseUser, campaign: Campaign) -> ApprovalRequest:
+    """Run the targeting pre-checks and ask compliance to approve the current version."""
+    if _user_or_none(actor) is None:
+        raise PermissionDenied("Targeting is submitted for approval by a person.")
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.PAUSED):
+            raise Conflict(
+                f"Campaign {campaign.code} is {campaign.status}; only a draft or paused "
+                "campaign's targeting is submitted.",
+                fields={"status": [campaign.status]},
+            )
+        offers = _offers_of(campaign)
+        findings = targeting_prechecks(
+            audience_fields=eligibility_fields(campaign.audience_rule or "", field="audience_rule"),
+            offers=_targeted_offers(campaign, offers),
+            channels=campaign.channels or [],
+        )
+        payload = targeting_payload(campaign)
+        snapshot = {
+            **payload,
+            "code": campaign.code,
+            "name": campaign.name,
+            "kind": campaign.kind,
+            "objective": campaign.objective,
+            "trigger_event_types": campaign.trigger_event_types,
+            "schedule": campaign.schedule,
+            "starts_at": campaign.starts_at,
+            "ends_at": campaign.ends_at,
+            "offers_detail": [
+                {
+                    "code": offer.code,
+                    "product": offer.product.code,
+                    "is_credit": offer.product.is_credit,
+                    "eligibility_rule": offer.eligibility_rule,
+                }
+                for offer in offers
+            ],
+        }
+        request = approval_submit(
+            actor_user=actor,
+            subject_type=ApprovalSubject.CAMPAIGN_TARGETING,
+            subject_id=campaign.pk,
+            subject_version=campaign.targeting_version,
+            content_hash=targeting_hash(campaign),
+            subject_repr=f"{campaign.code} targeting",
+            snapshot=_jsonable(snapshot),
+            prechecks=findings,
+        )
+        previous_status = campaign.status
+        if campaign.status == CampaignStatus.DRAFT:
+            campaign.status = CampaignStatus.PENDING_APPROVAL
+            _clean_and_save(campaign, "The campaign is not valid.")
+        _audit_campaign(
+            action="campaign_targeting_submitted",
+            actor=actor,
+            campaign=campaign,
+            data={"approval_request": request.pk, "previous_status": previous_status},
+        )
+        bump_catalog_version()
+    return request
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates and decimals as the ledger's encoder writes them."""
+    return json.loads(canonical_json(value))
+
+
+def _require_launchable(campaign: Campaign) -> None:
+    """Approved targeting (this version, this hash) and approved content for every offer."""
+    problems: dict[str, list[str]] = {}
+    if not targeting_is_approved(campaign):
+        problems["targeting"] = [
+            f"targeting version {campaign.targeting_version} is not approved by compliance"
+        ]
+    offers = _offers_of(campaign)
+    if not offers:
+        problems["offers"] = ["the campaign has no offers"]
+    contents = approved_content(offers=offers)
+    missing = [
+        offer.code
+        for offer in offers
+        if not any((offer.pk, channel) in contents for channel in campaign.channels or [])
+    ]
+    if missing:
+        problems.setdefault("offers", []).append(
+            f"no approved content on the campaign's channels for: {', '.join(missing)}"
+        )
+    retired = [offer.code for offer in offers if offer.status == OfferStatus.RETIRED]
+    if retired:
+        problems.setdefault("offers", []).append(f"retired offer(s): {', '.join(retired)}")
+    if campaign.ends_at and campaign.ends_at <= timezone.now():
+        problems["ends_at"] = ["the campaign window has ended"]
+    if problems:
+        raise Unprocessable(f"Campaign {campaign.code} cannot run yet.", fields=problems)
+
+
+def _move(
+    *,
+    actor: Any,
+    campaign: Campaign,
+    allowed_from: Iterable[str],
+    to_status: str,
+    action: str,
+    check_launchable: bool = False,
+) -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status == to_status:
+            return campaign
+        if campaign.status not in set(allowed_from):
+            raise Conflict(
+                f"Campaign {campaign.code} is {campaign.status}; it cannot be "
+                f"{action.removeprefix('campaign_')}.",
+                fields={"status": [campaign.status]},
+            )
+        if check_launchable:
+            _require_launchable(campaign)
+        previous = campaign.status
+        campaign.status = to_status
+        _clean_and_save(campaign, "The campaign is not valid.")
+        _audit_campaign(
+            action=action,
+            actor=actor,
+            campaign=campaign,
+            data={"previous_status": previous, "targeting_hash": targeting_hash(campaign)},
+        )
+        bump_catalog_version()
+    return campaign
+
+
+def campaign_launch(*, actor: Any, campaign: Campaign) -> Campaign:
+    """Start releasing: refused unless the current targeting is approved and each offer
+    has approved content on one of the campaign's channels."""
+    return _move(
+        actor=actor,
+        campaign=campaign,
+        allowed_from=LAUNCHABLE,
+        to_status=CampaignStatus.RUNNING,
+        action="campaign_launched",
+        check_launchable=True,
+    )
+
+
+def campaign_pause(*, actor: Any, campaign: Campaign) -> Campaign:
+    return _move(
+        actor=actor,
+        campaign=campaign,
+        allowed_from={CampaignStatus.RUNNING},
+        to_status=CampaignStatus.PAUSED,
+        action="campaign_paused",
+    )
+
+
+def campaign_resume(*, actor: Any, campaign: Campaign) -> Campaign:
+    """Run again, with the same checks as a launch (targeting may have changed)."""
+    return _move(
+        actor=actor,
+        campaign=campaign,
+        allowed_from={CampaignStatus.PAUSED},
+        to_status=CampaignStatus.RUNNING,
+        action="campaign_resumed",
+        check_launchable=True,
+    )
+
+
+def campaign_complete(*, actor: Any, campaign: Campaign) -> Campaign:
+    return _move(
+        actor=actor,
+        campaign=campaign,
+        allowed_from={CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.APPROVED},
+        to_status=CampaignStatus.COMPLETED,
+        action="campaign_completed",
+    )
+
+
+@receiver(approval_decided, dispatch_uid="campaigns.targeting_approval_decided")
+def on_targeting_approval_decided(
+    sender: Any, request: ApprovalRequest, previous_status: str, actor: Any, **kwargs: Any
+) -> None:
+    """Keep the campaign's status in step with compliance's decision on its targeting.
+
+    Approved -> ``approved``; rejected, sent back or withdrawn -> ``draft``; an approval
+    revoked while the campaign runs pauses it. Only the campaign's current targeting
+    version counts. Runs inside the decision's transaction.
+    """
+    if request.subject_type != ApprovalSubject.CAMPAIGN_TARGETING:
+        return
+    campaign = Campaign.objects.select_for_update().filter(pk=request.subject_id).first()
+    if campaign is None or campaign.targeting_version != request.subject_version:
+        return
+    to_status = None
+    if (
+        request.status == ApprovalStatus.APPROVED
+        and campaign.status == CampaignStatus.PENDING_APPROVAL
+    ):
+        to_status = CampaignStatus.APPROVED
+    elif (
+        previous_status == ApprovalStatus.PENDING
+        and campaign.status == CampaignStatus.PENDING_APPROVAL
+    ):
+        to_status = CampaignStatus.DRAFT
+    elif previous_status == ApprovalStatus.APPROVED:
+        if campaign.status == CampaignStatus.RUNNING:
+            to_status = CampaignStatus.PAUSED
+        elif campaign.status == CampaignStatus.APPROVED:
+            to_status = CampaignStatus.DRAFT
+    if to_status is None:
+        return
+    previous = campaign.status
+    campaign.status = to_status
+    _clean_and_save(campaign, "The campaign is not valid.")
+    _audit_campaign(
+        action="campaign_status_from_approval",
+        actor=actor,
+        campaign=campaign,
+        data={
+            "previous_status": previous,
+            "approval_request": request.pk,
+            "approval_status": request.status,
+        },
+    )
+    bump_catalog_version()
+
+
+# --- contact policy ---------------------------------------------------------------------
+
+
+def contact_policy_update(*, actor: Any, data: Mapping[str, Any], note: str = "") -> ContactPolicy:
+    """Write a new policy version from the active one with ``data`` changed and make it
+    the active one. A version, once written, never changes (only its active flag)."""
+    unknown = sorted(set(data) - POLICY_UPDATABLE)
+    if unknown:
+        raise ValidationFailed(
+            "Some fields cannot be changed here.",
+            fields={name: ["cannot be changed"] for name in unknown},
+        )
+    errors: dict[str, list[str]] = {}
+    quiet = data.get("quiet_channels")
+    if quiet is not None and (
+        not isinstance(quiet, list) or any(c not in OUTBOUND_CHANNELS for c in quiet)
+    ):
+        errors["quiet_channels"] = [f"must be a list of {', '.join(sorted(OUTBOUND_CHANNELS))}"]
+    hardship = data.get("hardship_event_types")
+    if hardship is not None and (
+        not isinstance(hardship, list) or not all(isinstance(t, str) and t for t in hardship)
+    ):
+        errors["hardship_event_types"] = ["must be a list of event types"]
+    if errors:
+        raise ValidationFailed("The contact policy is not valid.", fields=errors)
+    with transaction.atomic():
+        active = ContactPolicy.objects.select_for_update().filter(is_active=True).first()
+        latest = ContactPolicy.objects.aggregate(latest=Max("version"))["latest"] or 0
+        values = {name: getattr(active, name) for name in POLICY_UPDATABLE} if active else {}
+        changes: dict[str, list[Any]] = {}
+        for name, value in data.items():
+            field = ContactPolicy._meta.get_field(name)
+            if name not in ("quiet_channels", "hardship_event_types"):
+                try:
+                    value = field.to_python(value)
+                except ValidationError as exc:
+                    raise ValidationFailed(
+                        "The contact policy is not valid.", fields={name: exc.messages}
+                    ) from None
+            if values.get(name) != value:
+                changes[name] = [values.get(name), value]
+            values[name] = value
+        if active is not None and not changes:
+            return active
+        policy = ContactPolicy(
+            version=latest + 1,
+            is_active=True,
+            note=note,
+            created_by=actor_name(actor),
+            **values,
+        )
+        if active is not None:
+            # The one change an old version ever sees: it stops being the active one.
+            ContactPolicy.objects.filter(pk=active.pk).update(is_active=False)
+        _clean_and_save(policy, "The contact policy is not valid.")
+        audit(
+            kind=AuditKind.POLICY,
+            action="contact_policy_version_created",
+            actor=actor,
+            object_type="contact_policy",
+            object_id=policy.pk,
+            object_repr=str(policy),
+            data={
+                "version": policy.version,
+                "previous_version": active.version if active else None,
+                "changes": changes,
+                "note": note,
+            },
+        )
+        bump_catalog_version()
+    return policy

@@ -1,0 +1,315 @@
+"""Customer data writes: profiles, holdings, identity links, and blanking PII on erasure.
+
+``customers`` is the ground layer: it may not import ``compliance`` (which sits above
+it), yet every write is audited. So the audit function is injected: the compliance app
+installs its ``ledger.audit`` here at start-up (``compliance.apps``), and a write fails
+loudly if none is installed rather than go unaudited. Audit rows name the customer only
+by pseudonym and list which fields changed, never their values.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crosssell.exceptions import Conflict, Unprocessable, ValidationFailed
+from customers.choices import IdentifierType, LinkMethod
+from customers.models import Customer, Event, Holding, IdentityLink
+from customers.pseudonyms import pseudonym_for
+
+AUDIT_KIND = "customer"  # compliance.choices.AuditKind.CUSTOMER
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "customer_since",
+    "region",
+    "branch_code",
+    "time_zone",
+    "risk_band",
+    "income_band",
+    "attributes",
+)
+PII_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "attributes")
+
+AuditSink = Callable[..., Any]
+_audit_sink: AuditSink | None = None
+
+
+def install_audit_sink(sink: AuditSink | None) -> AuditSink | None:
+    """Install the ledger's ``audit`` (called by compliance at start-up); returns the old one."""
+    global _audit_sink
+    previous, _audit_sink = _audit_sink, sink
+    return previous
+
+
+def _audit(**kwargs: Any) -> None:
+    if _audit_sink is None:
+        raise ImproperlyConfigured(
+            "customers has no audit sink: the compliance app installs one in its ready()"
+        )
+    _audit_sink(**kwargs)
+
+
+def _validation_failed(exc: ValidationError, message: str) -> ValidationFailed:
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    return ValidationFailed(message, fields={k: list(v) for k, v in fields.items()})
+
+
+def _clean_and_save(instance: Any, message: str, **kwargs: Any) -> None:
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise _validation_failed(exc, message) from None
+    instance.save()
+
+
+def customer_upsert(
+    *,
+    actor: Any,
+    external_id: str,
+    profile: Mapping[str, Any],
+    holdings: Iterable[str] | None = None,
+) -> tuple[Customer, bool]:
+    """Create or update a profile by the bank's id; returns (customer, created).
+
+    ``holdings``, when given, is the full set of products the customer holds now: new
+    ones are opened, missing ones closed. An erased customer is recognised by pseudonym
+    and never re-created.
+    """
+    external_id = (external_id or "").strip()
+    if not external_id or len(external_id) > 64 or external_id.startswith("erased:"):
+        raise ValidationFailed(
+            "The customer id is not valid.",
+            fields={"external_id": ["must be 1-64 characters and not start with 'erased:'"]},
+        )
+    unknown = sorted(set(profile) - set(PROFILE_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown profile fields.", fields={name: ["is not a profile field"] for name in unknown}
+        )
+    if "attributes" in profile and not isinstance(profile["attributes"], dict):
+        raise ValidationFailed(
+            "The profile is not valid.", fields={"attributes": ["must be an object"]}
+        )
+    pseudonym = pseudonym_for(external_id)
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(pseudonym=pseudonym).first()
+        if customer is not None and customer.is_erased:
+            raise Conflict(
+                "This customer was erased at their request and cannot be re-created.",
+                fields={"external_id": ["erased"]},
+            )
+        created = customer is None
+        customer = customer or Customer(external_id=external_id, pseudonym=pseudonym)
+        changed = []
+        for name, value in profile.items():
+            if value is None and name not in ("birth_date", "customer_since"):
+                value = {} if name == "attributes" else ""
+            if getattr(customer, name) != value:
+                setattr(customer, name, value)
+                changed.append(name)
+        try:
+            with transaction.atomic():
+                _clean_and_save(customer, "The customer profile is not valid.")
+        except IntegrityError:
+            raise Conflict(
+                "The customer was created at the same time by another request."
+            ) from None
+        opened, closed = (
+            ([], [])
+            if holdings is None
+            else _sync_holdings(actor=actor, customer=customer, product_codes=holdings)
+        )
+        if created or changed or opened or closed:
+            _audit(
+                kind=AUDIT_KIND,
+                action="customer_created" if created else "customer_updated",
+                actor=actor,
+                object_type="customer",
+                object_id=customer.pk,
+                customer_ref=customer.pseudonym,
+                data={
+                    "fields_changed": sorted(changed),
+                    "holdings_opened": opened,
+                    "holdings_closed": closed,
+                },
+            )
+    return customer, created
+
+
+def _sync_holdings(
+    *, actor: Any, customer: Customer, product_codes: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    wanted = {code.strip() for code in product_codes if code and code.strip()}
+    if any(len(code) > 32 for code in wanted):
+        raise ValidationFailed(
+            "A product code is too long.", fields={"holdings": ["at most 32 characters"]}
+        )
+    today = timezone.localdate()
+    open_now = {h.product_code: h for h in customer.holdings.filter(closed_at__isnull=True)}
+    opened = sorted(wanted - open_now.keys())
+    closed = sorted(open_now.keys() - wanted)
+    Holding.objects.bulk_create(
+        [
+            Holding(customer=customer, product_code=code, opened_at=today, source="profile")
+            for code in opened
+        ]
+    )
+    Holding.objects.filter(pk__in=[open_now[code].pk for code in closed]).update(closed_at=today)
+    return opened, closed
+
+
+def holding_open(
+    *,
+    actor: Any,
+    customer: Customer,
+    product_code: str,
+    opened_at: datetime.date | None = None,
+    source: str = "",
+) -> Holding:
+    """Record that the customer holds a product (idempotent: returns the open holding)."""
+    with transaction.atomic():
+        existing = customer.holdings.filter(
+            product_code=product_code, closed_at__isnull=True
+        ).first()
+        if existing is not None:
+            return existing
+        holding = Holding(
+            customer=customer,
+            product_code=product_code,
+            opened_at=opened_at or timezone.localdate(),
+            source=source[:32],
+        )
+        _clean_and_save(holding, "The holding is not valid.")
+        _audit(
+            kind=AUDIT_KIND,
+            action="holding_opened",
+            actor=actor,
+            object_type="holding",
+            object_id=holding.pk,
+            customer_ref=customer.pseudonym,
+            data={"product_code": product_code, "source": source},
+        )
+    return holding
+
+
+def holding_close(
+    *, actor: Any, customer: Customer, product_code: str, closed_at: datetime.date | None = None
+) -> bool:
+    """Close the open holding of a product; False when there was none."""
+    with transaction.atomic():
+        holding = (
+            customer.holdings.select_for_update()
+            .filter(product_code=product_code, closed_at__isnull=True)
+            .first()
+        )
+        if holding is None:
+            return False
+        holding.closed_at = closed_at or timezone.localdate()
+        _clean_and_save(holding, "The holding is not valid.")
+        _audit(
+            kind=AUDIT_KIND,
+            action="holding_closed",
+            actor=actor,
+            object_type="holding",
+            object_id=holding.pk,
+            customer_ref=customer.pseudonym,
+            data={"product_code": product_code},
+        )
+    return True
+
+
+def identity_link_add(
+    *,
+    actor: Any,
+    customer: Customer,
+    type: str,
+    value: str,
+    method: str = LinkMethod.DETERMINISTIC,
+    confidence: float = 1.0,
+    source: str = "",
+) -> IdentityLink:
+    """Link an identifier (card token, device id, ...) to the customer.
+
+    Re-linking the same identifier to the same customer updates method and confidence;
+    an identifier already linked to another customer is a conflict.
+    """
+    if customer.is_erased:
+        raise Unprocessable("The customer has been erased; no identity can be linked.")
+    if type not in IdentifierType.values:
+        raise ValidationFailed(
+            "The identity is not valid.",
+            fields={"type": [f"must be one of {', '.join(IdentifierType.values)}"]},
+        )
+    if method == LinkMethod.DETERMINISTIC:
+        confidence = 1.0
+    with transaction.atomic():
+        link = IdentityLink.objects.select_for_update().filter(type=type, value=value).first()
+        if link is not None and link.customer_id != customer.pk:
+            raise Conflict(
+                "This identifier is already linked to another customer.",
+                fields={"value": ["already linked"]},
+            )
+        created = link is None
+        link = link or IdentityLink(customer=customer, type=type, value=value)
+        link.method = method
+        link.confidence = confidence
+        link.source = source
+        try:
+            with transaction.atomic():
+                _clean_and_save(link, "The identity is not valid.")
+        except IntegrityError:
+            raise Conflict(
+                "This identifier was linked at the same time by another request."
+            ) from None
+        _audit(
+            kind=AUDIT_KIND,
+            action="identity_linked" if created else "identity_updated",
+            actor=actor,
+            object_type="identity_link",
+            object_id=link.pk,
+            customer_ref=customer.pseudonym,
+            # The identifier's value is personal data: the ledger keeps its type only.
+            data={"type": type, "method": method, "confidence": confidence, "source": source},
+        )
+    return link
+
+
+def customer_erase_pii(*, actor: Any, customer: Customer) -> dict[str, int]:
+    """Blank the customer's personal data, remove their identity links, and forget how
+    channels named them on stored events. The row stays (with its pseudonym) so contact
+    history, decisions and the ledger keep their references; the bank's id is replaced
+    by ``erased:<pseudonym>``. Returns counts for the erasure summary."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        customer.external_id = f"erased:{customer.pseudonym}"
+        customer.first_name = ""
+        customer.last_name = ""
+        customer.email = ""
+        customer.phone = ""
+        customer.birth_date = None
+        customer.attributes = {}
+        customer.erased_at = customer.erased_at or timezone.now()
+        _clean_and_save(customer, "The customer cannot be erased.")
+        identities, _ = IdentityLink.objects.filter(customer=customer).delete()
+        events = Event.objects.filter(customer=customer).update(customer_ref={"erased": True})
+        summary = {"identities_removed": identities, "events_unlinked": events}
+        _audit(
+            kind=AUDIT_KIND,
+            action="customer_pii_erased",
+            actor=actor,
+            object_type="customer",
+            object_id=customer.pk,
+            customer_ref=customer.pseudonym,
+            data={"fields_blanked": ["external_id", *PII_FIELDS], **summary},
+        )
+    return summary
