@@ -647,7 +647,14 @@ def decision_replay(*, decision: Decision, now: datetime | None = None) -> dict[
 
 # --- erasure: what the decision ledger keeps of an erased customer -------------------------
 
-REDACTED_OFFER_FIELDS = ("rank", "offer_code", "product_code", "campaign", "channel", "content_version")
+REDACTED_OFFER_FIELDS = (
+    "rank",
+    "offer_code",
+    "product_code",
+    "campaign",
+    "channel",
+    "content_version",
+)
 
 
 def decisions_redact_for_customer(*, customer: Customer) -> int:
@@ -674,7 +681,8 @@ def decisions_redact_for_customer(*, customer: Customer) -> int:
             ],
         }
         decision.offers = [
-            {key: offer.get(key) for key in REDACTED_OFFER_FIELDS} for offer in decision.offers or ()
+            {key: offer.get(key) for key in REDACTED_OFFER_FIELDS}
+            for offer in decision.offers or ()
         ]
         redacted.append(decision)
     Decision.objects.bulk_update(redacted, ["explanation", "offers"], batch_size=500)
