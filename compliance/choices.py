@@ -1,18 +1,13 @@
 from django.db import models
 
+from customers.choices import Channel
 
-class ConsentChannel(models.TextChoices):
-    """A consent is per channel, or ``all`` for the global marketing opt-out."""
-
-    ALL = "all", "All marketing"
-    MOBILE_APP = "mobile_app", "Mobile app"
-    WEB = "web", "Web"
-    BRANCH = "branch", "Branch banker"
-    CONTACT_CENTER = "contact_center", "Contact center"
-    ATM = "atm", "ATM"
-    PUSH = "push", "Push"
-    SMS = "sms", "SMS"
-    EMAIL = "email", "E-mail"
+# A consent is per channel, or ``all`` for the global marketing opt-out.
+ConsentChannel = models.TextChoices(
+    "ConsentChannel",
+    [("ALL", ("all", "All marketing"))]
+    + [(channel.name, (channel.value, channel.label)) for channel in Channel],
+)
 
 
 class ConsentStatus(models.TextChoices):
