@@ -1,9 +1,14 @@
+import logging
+import re
 import uuid
 
 from django.conf import settings
 
 from crosssell.api.exceptions import json_error
 from crosssell.request_context import set_request_id
+
+logger = logging.getLogger("crosssell.api")
+_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")
 
 
 class RequestIdMiddleware:
@@ -13,7 +18,9 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        # A caller's id is kept only as far as it is a plain token (it lands in the ledger).
+        request_id = _REQUEST_ID.sub("", request.headers.get("X-Request-Id", ""))[:64]
+        request_id = request_id or uuid.uuid4().hex
         request.request_id = request_id
         token = set_request_id(request_id)
         try:
@@ -25,7 +32,13 @@ class RequestIdMiddleware:
 
 
 class ApiBodyLimitMiddleware:
-    """Refuses API bodies over the contract's 1 MiB with 413 before anything reads them."""
+    """Refuses API bodies over the contract's 1 MiB with 413 before anything reads them.
+
+    It is also the API's last line: an exception nothing handled under ``/api/`` is
+    logged and answered in the one error shape (500 ``internal_error``) instead of
+    Django's HTML page. No input should ever get there — each one found is a bug to fix
+    at its cause.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -41,3 +54,14 @@ class ApiBodyLimitMiddleware:
                     413, "payload_too_large", "The request body is larger than 1 MiB."
                 )
         return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/"):
+            return None
+        logger.exception(
+            "unhandled API error on %s %s (request %s)",
+            request.method,
+            request.path,
+            getattr(request, "request_id", ""),
+        )
+        return json_error(500, "internal_error", "The server failed to handle this request.")

@@ -6,7 +6,6 @@ run on the same machine; they never assert timings (these machines are shared).
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from compliance.models import ApprovalRequest
 from compliance.versioning import bump_catalog_version
 from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS
 from offers.choices import OfferKind, OfferStatus
+from offers.content_hash import content_hash
 from offers.models import Offer, OfferContent, Product
 
 BENCH_PREFIX = "BENCH_"
@@ -104,19 +104,21 @@ def install_bench_catalog(offer_count: int = 50) -> tuple[Campaign, Campaign]:
         )
         offers.append(offer)
         for channel in sorted(INBOUND_CHANNELS | OUTBOUND_CHANNELS):
-            body = f"{offer.name}. Reply STOP to opt out."
+            words = {
+                "headline": offer.name,
+                "body": f"{offer.name}. Reply STOP to opt out.",
+                "call_to_action": "Find out more",
+                "disclosure": "Representative 9.9% APR." if product.is_credit else "",
+            }
             content, created = OfferContent.objects.get_or_create(
                 offer=offer,
                 channel=channel,
                 version=1,
                 defaults={
-                    "headline": offer.name,
-                    "body": body,
-                    "call_to_action": "Find out more",
-                    "disclosure": "Representative 9.9% APR." if product.is_credit else "",
-                    "content_hash": hashlib.sha256(
-                        f"{offer.code}:{channel}:{body}".encode()
-                    ).hexdigest(),
+                    **words,
+                    "content_hash": content_hash(
+                        offer_code=offer.code, channel=channel, version=1, **words
+                    ),
                 },
             )
             if created:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,6 +12,7 @@ from compliance.models import ApprovalRequest
 from compliance.versioning import bump_catalog_version
 from customers.choices import Channel
 from offers.choices import OfferKind, ProductFamily
+from offers.content_hash import content_hash
 from offers.models import Offer, OfferContent
 from tests.factories import (
     CampaignFactory,
@@ -26,18 +26,18 @@ from tests.factories import (
 def add_content(
     offer: Offer, channel: str, *, version: int = 1, approve: bool = True
 ) -> OfferContent:
-    body = f"{offer.name} on {channel}. Reply STOP to opt out."
+    words = {
+        "headline": f"{offer.name} (v{version})",
+        "body": f"{offer.name} on {channel}. Reply STOP to opt out.",
+        "call_to_action": "Find out more",
+        "disclosure": "Representative 19.9% APR (variable)." if offer.product.is_credit else "",
+    }
     content = OfferContent.objects.create(
         offer=offer,
         channel=channel,
         version=version,
-        headline=f"{offer.name} (v{version})",
-        body=body,
-        call_to_action="Find out more",
-        disclosure="Representative 19.9% APR (variable)." if offer.product.is_credit else "",
-        content_hash=hashlib.sha256(
-            f"{offer.code}:{channel}:{version}:{body}".encode()
-        ).hexdigest(),
+        content_hash=content_hash(offer_code=offer.code, channel=channel, version=version, **words),
+        **words,
     )
     if approve:
         maker = persona("maker", "marketer")

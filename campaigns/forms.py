@@ -1,0 +1,214 @@
+"""Campaign builder and contact policy forms. They parse input; the services decide."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from campaigns.choices import CampaignKind
+from campaigns.models import Campaign, ContactPolicy
+from campaigns.services import CAMPAIGN_UPDATABLE
+from crosssell.forms import ConsoleForm, style_fields
+from customers.choices import OUTBOUND_CHANNELS, Channel
+from offers.choices import OfferStatus
+from offers.models import Offer
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+def split_list(text: str) -> list[str]:
+    """``a, b c`` -> ``["a", "b", "c"]``: commas, spaces or new lines separate items."""
+    return [item for item in text.replace(",", " ").split() if item]
+
+
+class CampaignForm(ConsoleForm):
+    code = forms.CharField(max_length=48, help_text="Stable code; never changes.")
+    name = forms.CharField(max_length=160)
+    kind = forms.ChoiceField(choices=CampaignKind.choices)
+    objective = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    starts_at = forms.DateTimeField(required=False, widget=DATETIME)
+    ends_at = forms.DateTimeField(required=False, widget=DATETIME)
+    audience_rule = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "rule", "spellcheck": "false"}),
+        help_text='e.g. age >= 25 and not holds_family("mortgages"). Empty = everyone.',
+    )
+    trigger_event_types = forms.CharField(
+        required=False,
+        help_text="Real-time campaigns: the event types that fire them, comma separated.",
+    )
+    absence_event_type = forms.CharField(
+        required=False,
+        max_length=64,
+        help_text="Journeys: fire when this event has not followed a trigger…",
+    )
+    absence_days = forms.IntegerField(required=False, min_value=1, help_text="…within N days.")
+    schedule = forms.CharField(
+        required=False, max_length=64, help_text="Batch: crontab, e.g. '0 9 * * mon'."
+    )
+    channels = forms.CharField(
+        help_text="Allowed channels in preference order, comma separated "
+        f"({', '.join(Channel.values)}). Outbound for real-time and batch, inbound for inbound."
+    )
+    control_group_pct = forms.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        initial=Decimal("10"),
+        label="Control group (%)",
+        help_text="Held out deterministically; their decisions are still recorded.",
+    )
+    daily_volume_limit = forms.IntegerField(required=False, min_value=0)
+    per_customer_cap = forms.IntegerField(required=False, min_value=0)
+    priority = forms.IntegerField(initial=0)
+    shadow_mode = forms.BooleanField(
+        required=False, help_text="Record what it would do against live signals; release nothing."
+    )
+
+    UPDATABLE = tuple(sorted(CAMPAIGN_UPDATABLE))
+
+    def __init__(self, *args: Any, instance: Campaign | None = None, **kwargs: Any) -> None:
+        if instance is not None:
+            initial = {name: getattr(instance, name) for name in ("code", "kind", *self.UPDATABLE)}
+            initial["channels"] = ", ".join(instance.channels or [])
+            initial["trigger_event_types"] = ", ".join(instance.trigger_event_types or [])
+            kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.instance = instance
+        if instance is not None:
+            for name in ("code", "kind"):
+                self.fields[name].disabled = True
+                self.fields[name].required = False
+
+    def clean_channels(self) -> list[str]:
+        channels = split_list(self.cleaned_data.get("channels", ""))
+        unknown = [c for c in channels if c not in Channel.values]
+        if unknown:
+            raise forms.ValidationError(f"Unknown channel(s): {', '.join(unknown)}.")
+        return channels
+
+    def clean_trigger_event_types(self) -> list[str]:
+        return split_list(self.cleaned_data.get("trigger_event_types", ""))
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.UPDATABLE}
+
+    def create_kwargs(self) -> dict[str, Any]:
+        data = self.changes()
+        data["absence_event_type"] = data["absence_event_type"] or ""
+        return {"code": self.cleaned_data["code"], "kind": self.cleaned_data["kind"], **data}
+
+
+class CampaignOfferForm(forms.Form):
+    offer = forms.ModelChoiceField(
+        queryset=Offer.objects.exclude(status=OfferStatus.RETIRED)
+        .select_related("product")
+        .order_by("code"),
+        required=False,
+    )
+    arm = forms.CharField(max_length=16, initial="A", required=False)
+    weight = forms.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        initial=Decimal("1"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+        self.fields["arm"].widget.attrs["size"] = 4
+        self.fields["weight"].widget.attrs["step"] = "0.01"
+
+
+class BaseCampaignOfferFormSet(forms.BaseFormSet):
+    def entries(self) -> list[dict[str, Any]]:
+        """The rows that name an offer, as the service's ``offers`` argument."""
+        rows = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data.get("offer") or data.get("DELETE"):
+                continue
+            rows.append(
+                {
+                    "offer": data["offer"],
+                    "arm": (data.get("arm") or "A").strip(),
+                    "weight": data.get("weight") or Decimal("1"),
+                }
+            )
+        return rows
+
+
+CampaignOfferFormSet = forms.formset_factory(
+    CampaignOfferForm, formset=BaseCampaignOfferFormSet, extra=2, can_delete=True
+)
+
+
+def offer_rows(campaign: Campaign | None) -> list[dict[str, Any]]:
+    if campaign is None:
+        return []
+    return [
+        {"offer": link.offer, "arm": link.arm, "weight": link.weight}
+        for link in campaign.campaign_offers.select_related("offer").order_by("arm", "offer__code")
+    ]
+
+
+class ContactPolicyForm(ConsoleForm):
+    daily_cap = forms.IntegerField(min_value=0, label="Daily cap")
+    weekly_cap = forms.IntegerField(min_value=0, label="Weekly cap")
+    quiet_start = forms.TimeField(widget=TIME)
+    quiet_end = forms.TimeField(widget=TIME)
+    quiet_channels = forms.MultipleChoiceField(
+        choices=[(c.value, c.label) for c in Channel if c in OUTBOUND_CHANNELS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Never sent in quiet hours (deferred, not dropped).",
+    )
+    decline_cooldown_days = forms.IntegerField(min_value=0, label="Cooldown after decline (days)")
+    fatigue_ignored_in_row = forms.IntegerField(
+        min_value=1, label="Ignored in a row before back-off"
+    )
+    fatigue_backoff_days = forms.IntegerField(min_value=0, label="Back-off (days)")
+    presented_elsewhere_days = forms.IntegerField(
+        min_value=0, label="Not on another channel within (days)"
+    )
+    hardship_event_types = forms.CharField(
+        required=False, help_text="Events that suppress credit sales offers, comma separated."
+    )
+    hardship_days = forms.IntegerField(min_value=0, label="Hardship protection (days)")
+    note = forms.CharField(max_length=200, required=False, help_text="Why this change.")
+
+    FIELDS = (
+        "daily_cap",
+        "weekly_cap",
+        "quiet_start",
+        "quiet_end",
+        "quiet_channels",
+        "decline_cooldown_days",
+        "fatigue_ignored_in_row",
+        "fatigue_backoff_days",
+        "presented_elsewhere_days",
+        "hardship_event_types",
+        "hardship_days",
+    )
+
+    @classmethod
+    def initial_from(cls, policy: ContactPolicy | None) -> dict[str, Any]:
+        if policy is None:
+            return {}
+        initial = {name: getattr(policy, name) for name in cls.FIELDS}
+        initial["hardship_event_types"] = ", ".join(policy.hardship_event_types or [])
+        return initial
+
+    def clean_hardship_event_types(self) -> list[str]:
+        return split_list(self.cleaned_data.get("hardship_event_types", ""))
+
+    def changes(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data[name] for name in self.FIELDS}
+        data["quiet_channels"] = list(data["quiet_channels"])
+        return data

@@ -1,0 +1,213 @@
+"""The API's base view and the roof's own endpoints: health, whoami, docs, routing errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve, reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.static import serve
+from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crosssell.api.exceptions import error_body
+from crosssell.api.health import health_status
+from crosssell.api.parsers import SafeJSONParser
+from crosssell.api.permissions import ALL_ROLES, HasRole
+from crosssell.api.schema import READ, errors
+from crosssell.choices import Role
+from customers.choices import INBOUND_CHANNELS
+
+
+class ApiMixin:
+    """Every endpoint: strict JSON in, roles checked (``allowed_roles``), and no OPTIONS
+    metadata (405), so the methods a path answers are exactly those in the schema."""
+
+    parser_classes = [SafeJSONParser]
+    permission_classes = [HasRole]
+    metadata_class = None
+    allowed_roles: frozenset[str] | dict[str, frozenset[str]] = frozenset()
+
+    @property
+    def client(self):
+        return self.request.auth
+
+
+class ApiView(ApiMixin, APIView):
+    pass
+
+
+def validated(serializer_class, data) -> dict:
+    """The input serializer's validated data, or 400 in the one error shape."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    database = serializers.ChoiceField(choices=["ok", "down"])
+    broker = serializers.ChoiceField(choices=["ok", "eager", "down"])
+    version = serializers.CharField()
+
+
+class HealthView(ApiView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="health",
+        summary="Health of the service (no key needed)",
+        description=(
+            "`broker` is `eager` when no Celery broker is configured (tasks run in-process), "
+            "else the result of a Redis ping (cached for a second). `status` is `degraded` "
+            "when the broker is down. When the database does not answer the same document "
+            "comes with status 503, so load balancers take the instance out."
+        ),
+        auth=[],
+        responses={200: HealthSerializer, 503: HealthSerializer},
+        tags=["health"],
+    )
+    def get(self, request):
+        body, database_up = health_status()
+        return Response(body, status=200 if database_up else 503)
+
+
+class WhoAmIView(ApiView):
+    allowed_roles = ALL_ROLES
+
+    @extend_schema(
+        operation_id="whoami",
+        summary="The API client this key belongs to",
+        description="Any role. One indexed lookup (the key); useful to check a key and "
+        "as the benchmark's trivial endpoint.",
+        responses={
+            200: inline_serializer(
+                "WhoAmI",
+                {
+                    "name": serializers.CharField(),
+                    "role": serializers.ChoiceField(choices=Role.choices),
+                    "channels": serializers.ListField(child=serializers.CharField()),
+                },
+            ),
+            **errors(*READ),
+        },
+        tags=["health"],
+    )
+    def get(self, request):
+        client = self.client
+        return Response({"name": client.name, "role": client.role, "channels": client.channels})
+
+
+API_DESCRIPTION = """
+The channel REST contract (API.md): signals in, next best offers out, outbound messages
+leased and acknowledged, customer responses recorded. JSON in and out; times are ISO 8601
+with an offset.
+
+**Errors** always have one shape:
+`{"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}` — 400 malformed
+or invalid, 401 no/bad key, 403 not allowed, 404 unknown resource, 405 wrong method,
+409 conflict (idempotency key reused with a different body), 413 body over 1 MiB,
+422 valid JSON that cannot be acted on, 429 throttled (with `Retry-After`).
+
+**Roles** (`Authorization: Token <key>`):
+
+| endpoint | roles |
+|---|---|
+| GET health | none (no key) |
+| GET whoami, GET offers | any role |
+| PUT customer, POST identities | channel, marketer, admin |
+| GET customer | channel, marketer, compliance, admin (analysts see no PII) |
+| PUT consent | channel, compliance, admin — a channel client records revokes for any channel (an opt-out is honoured wherever the customer says it) but grants only for channels it may act for |
+| DELETE customer | compliance, admin |
+| POST events | channel, admin |
+| POST decisions, lease, ack, responses, overrides | channel |
+| GET decision | channel (decisions on its channels), compliance, admin |
+| GET campaigns | marketer, compliance, admin |
+| GET audit, audit/verify | compliance, admin |
+
+A channel client acting for a channel it is not allowed gets 403: the channel in the body,
+in the path (lease), or of the object acted on (a message's channel for ack, a decision's
+channel for overrides and decision reads).
+
+**Idempotency**: events carry `event_id`, responses `response_id`; the same id with the
+same body returns the original result with `"duplicate": true` and changes nothing; with a
+different body it is 409.
+""".strip()
+
+
+SCHEMA_SETTINGS = {
+    "DESCRIPTION": API_DESCRIPTION,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.choices.Channel",
+        "InboundChannelEnum": sorted(INBOUND_CHANNELS),
+        "ConsentChannelEnum": "compliance.choices.ConsentChannel",
+        "ConsentStatusEnum": "compliance.choices.ConsentStatus",
+        "CampaignStatusEnum": "campaigns.choices.CampaignStatus",
+        "HealthStatusEnum": ["ok", "degraded"],
+        "EventStatusEnum": ["accepted", "unresolved"],
+        "AckStatusEnum": ["delivered", "failed"],
+    },
+}
+
+
+class ApiSchemaView(SpectacularAPIView):
+    custom_settings = SCHEMA_SETTINGS
+
+
+def _sidecar_dir() -> Path:
+    import drf_spectacular_sidecar
+
+    return Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf_spectacular_sidecar"
+
+
+DOCS_ASSETS = {
+    "swagger-ui.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "favicon-32x32.png",
+    "oauth2-redirect.html",
+}
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """Swagger UI from the sidecar package, served by us: no CDN on a bank's intranet."""
+
+    @staticmethod
+    def _swagger_ui_resource(filename):
+        return reverse("api:docs-asset", args=[filename])
+
+    @staticmethod
+    def _swagger_ui_favicon():
+        return reverse("api:docs-asset", args=["favicon-32x32.png"])
+
+
+@csrf_exempt
+def docs_asset(request, filename: str):
+    if filename not in DOCS_ASSETS:
+        raise Http404(filename)
+    response = serve(request, filename, document_root=str(_sidecar_dir() / "swagger-ui-dist"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@csrf_exempt
+def api_not_found(request, path: str = ""):
+    """Routing 404 for anything under /api/ no endpoint matched, in the error shape."""
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message += f" Did you mean {request.path}/ (with the trailing slash)?"
+    return JsonResponse(error_body("not_found", message), status=404)

@@ -1,0 +1,68 @@
+"""Console form plumbing shared by every app: service errors shown on the form."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+
+from crosssell.exceptions import ApplicationError
+
+
+def add_service_error(form: forms.BaseForm, error: ApplicationError) -> None:
+    """Put a service's refusal on the form: its message on top, field messages by field.
+
+    Field names the form does not have (a service may name a model field the form calls
+    differently) are shown with the top message, prefixed by the field name.
+    """
+    form.add_error(None, error.message)
+    for name, messages in (error.fields or {}).items():
+        for message in messages if isinstance(messages, list | tuple) else [messages]:
+            if name in form.fields:
+                form.add_error(name, str(message))
+            else:
+                form.add_error(None, f"{name}: {message}")
+
+
+class ConsoleForm(forms.Form):
+    """A plain form with the console's widget classes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
+class ConsoleModelForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        style_fields(self)
+
+
+def style_fields(form: forms.BaseForm) -> None:
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+            continue
+        css = widget.attrs.get("class", "")
+        widget.attrs["class"] = f"{css} input".strip()
+
+
+class ConsoleFilterSet(django_filters.FilterSet):
+    """A django-filter FilterSet whose form has the console's widget classes."""
+
+    @property
+    def form(self):
+        form = super().form
+        if not getattr(form, "_console_styled", False):
+            style_fields(form)
+            form._console_styled = True
+        return form
+
+
+ANY_YES_NO = (("", "Any"), ("true", "Yes"), ("false", "No"))
+
+
+def yes_no_filter(label: str, **kwargs) -> django_filters.BooleanFilter:
+    """A boolean filter whose select reads Any / Yes / No (not django-filter's "Unknown")."""
+    return django_filters.BooleanFilter(
+        label=label, widget=forms.Select(choices=ANY_YES_NO), **kwargs
+    )

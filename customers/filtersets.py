@@ -1,0 +1,51 @@
+"""Customer search: by the bank's customer id or any identifier linked to the customer.
+
+Exact matches only, so every search is a few index lookups (``external_id`` and
+``pseudonym`` are unique, identity links are unique on ``(type, value)``) whatever the
+customer count.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from crosssell.forms import ConsoleFilterSet
+from customers.choices import IdentifierType
+from customers.models import Customer, IdentityLink
+from customers.pseudonyms import pseudonym_for
+
+MAX_RESULTS = 25
+
+
+class CustomerSearchFilterSet(ConsoleFilterSet):
+    q = django_filters.CharFilter(method="search", label="Customer id or identifier")
+    identifier_type = django_filters.ChoiceFilter(
+        choices=IdentifierType.choices, method="noop", empty_label="Any identifier type"
+    )
+
+    class Meta:
+        model = Customer
+        fields = ["q", "identifier_type"]
+
+    def noop(self, queryset: QuerySet, _name: str, _value: str) -> QuerySet:
+        return queryset  # read by ``search``
+
+    def search(self, queryset: QuerySet, _name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset.none()
+        links = IdentityLink.objects.filter(value=value)
+        kind = self.form.cleaned_data.get("identifier_type")
+        if kind:
+            links = links.filter(type=kind)
+        # The pseudonym finds an erased customer too (erasure replaces the bank's id).
+        return queryset.filter(
+            Q(external_id=value)
+            | Q(pseudonym=pseudonym_for(value))
+            | Q(pk__in=links.values("customer_id"))
+        ).distinct()
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.form.is_valid() and self.form.cleaned_data.get("q", "").strip())
