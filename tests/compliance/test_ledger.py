@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from compliance.choices import AuditKind
 from compliance.export import COLUMNS, export_csv, export_jsonl
 from compliance.ledger import (
+    HASHED_FIELDS,
     audit,
     audit_many,
     build_record,
@@ -97,38 +98,10 @@ def test_a_record_hash_survives_the_database_round_trip(data, repr_text):
         data=data,
     )
     stored = AuditRecord.objects.values_list(
-        "created_at",
-        "kind",
-        "action",
-        "actor",
-        "request_id",
-        "object_type",
-        "object_id",
-        "object_repr",
-        "customer_ref",
-        "channel",
-        "data",
+        *HASHED_FIELDS,
         "record_hash",
     ).get(seq=record.seq)
-    fields = dict(
-        zip(
-            (
-                "created_at",
-                "kind",
-                "action",
-                "actor",
-                "request_id",
-                "object_type",
-                "object_id",
-                "object_repr",
-                "customer_ref",
-                "channel",
-                "data",
-            ),
-            stored[:-1],
-            strict=True,
-        )
-    )
+    fields = dict(zip(HASHED_FIELDS, stored[:-1], strict=True))
     assert record_hash_of(fields) == stored[-1] == record.record_hash
 
 
