@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign
-from crosssell.forms import ConsoleFilterSet, yes_no_filter
+from core.forms import ConsoleFilterSet, yes_no_filter
 
 
 class CampaignFilterSet(ConsoleFilterSet):

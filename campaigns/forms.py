@@ -10,8 +10,9 @@ from django import forms
 from campaigns.choices import CampaignKind
 from campaigns.models import Campaign, ContactPolicy
 from campaigns.services import CAMPAIGN_UPDATABLE
-from crosssell.forms import ConsoleForm, style_fields
-from customers.choices import OUTBOUND_CHANNELS, Channel
+from core.channels import OUTBOUND
+from core.choices import Channel
+from core.forms import ConsoleForm, style_fields
 from offers.choices import OfferStatus
 from offers.models import Offer
 
@@ -164,7 +165,7 @@ class ContactPolicyForm(ConsoleForm):
     quiet_start = forms.TimeField(widget=TIME)
     quiet_end = forms.TimeField(widget=TIME)
     quiet_channels = forms.MultipleChoiceField(
-        choices=[(c.value, c.label) for c in Channel if c in OUTBOUND_CHANNELS],
+        choices=[(c.value, c.label) for c in Channel if c in OUTBOUND],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Never sent in quiet hours (deferred, not dropped).",

@@ -35,9 +35,10 @@ from compliance.prechecks import TargetedOffer, protected_name, targeting_preche
 from compliance.services import approval_submit
 from compliance.signals import approval_decided
 from compliance.versioning import bump_catalog_version
-from crosssell.actors import actor_name
-from crosssell.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
-from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS, Channel
+from core.actors import actor_name
+from core.channels import INBOUND, OUTBOUND
+from core.choices import Channel
+from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
 from offers.choices import OfferStatus
 from offers.models import Offer
 from offers.selectors import approved_content
@@ -160,7 +161,7 @@ def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:
         errors["channels"] = ["must be a list of channel names"]
     else:
         unknown = [c for c in channels if c not in Channel.values]
-        wanted = INBOUND_CHANNELS if campaign.kind == CampaignKind.INBOUND else OUTBOUND_CHANNELS
+        wanted = INBOUND if campaign.kind == CampaignKind.INBOUND else OUTBOUND
         wrong = [c for c in channels if c in Channel.values and c not in wanted]
         if unknown:
             errors["channels"] = [f"unknown channel(s): {', '.join(unknown)}"]
@@ -618,10 +619,8 @@ def contact_policy_update(*, actor: Any, data: Mapping[str, Any], note: str = ""
         )
     errors: dict[str, list[str]] = {}
     quiet = data.get("quiet_channels")
-    if quiet is not None and (
-        not isinstance(quiet, list) or any(c not in OUTBOUND_CHANNELS for c in quiet)
-    ):
-        errors["quiet_channels"] = [f"must be a list of {', '.join(sorted(OUTBOUND_CHANNELS))}"]
+    if quiet is not None and (not isinstance(quiet, list) or any(c not in OUTBOUND for c in quiet)):
+        errors["quiet_channels"] = [f"must be a list of {', '.join(sorted(OUTBOUND))}"]
     hardship = data.get("hardship_event_types")
     if hardship is not None and (
         not isinstance(hardship, list) or not all(isinstance(t, str) and t for t in hardship)

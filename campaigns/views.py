@@ -20,13 +20,13 @@ from campaigns.forms import CampaignForm, CampaignOfferFormSet, ContactPolicyFor
 from campaigns.models import Campaign, CampaignOffer, CampaignRun, ContactPolicy
 from compliance import selectors as compliance_selectors
 from compliance.choices import ApprovalSubject
-from crosssell import permissions
-from crosssell.exceptions import ApplicationError
-from crosssell.forms import add_service_error
-from crosssell.history import history_rows
-from crosssell.htmx import render_page
-from crosssell.paging import page_of
-from crosssell.permissions import has_role, role_required
+from core import permissions
+from core.exceptions import ApplicationError
+from core.forms import add_service_error
+from core.history import history_rows
+from core.htmx import render_page
+from core.paging import page_of
+from core.permissions import has_role, role_required
 
 RUNS_SHOWN = 10
 LIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})

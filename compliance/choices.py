@@ -1,6 +1,6 @@
 from django.db import models
 
-from customers.choices import Channel
+from core.choices import Channel
 
 # A consent is per channel, or ``all`` for the global marketing opt-out.
 ConsentChannel = models.TextChoices(

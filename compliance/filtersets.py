@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
 from compliance.models import ApprovalRequest, AuditRecord
-from crosssell.forms import ConsoleFilterSet
+from core.forms import ConsoleFilterSet
 from customers.pseudonyms import pseudonym_for
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from compliance.choices import ConsentChannel, ConsentStatus, SuppressionScope
-from crosssell.forms import ConsoleForm
+from core.forms import ConsoleForm
 
 
 class ApprovalDecisionForm(ConsoleForm):

@@ -26,8 +26,8 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from compliance.models import AuditRecord, AuditSeal, AuditSealerState, AuditSealMembership
-from crosssell.actors import actor_name
-from crosssell.request_context import current_request_id
+from core.actors import actor_name
+from core.request_context import current_request_id
 
 HASHED_FIELDS = (
     "created_at",

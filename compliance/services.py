@@ -39,16 +39,15 @@ from compliance.models import (
 from compliance.prechecks import Finding, has_blocking
 from compliance.signals import approval_decided
 from compliance.versioning import bump_catalog_version
-from crosssell.actors import actor_name
-from crosssell.choices import Role
-from crosssell.exceptions import (
+from core.actors import actor_name
+from core.choices import Channel, Role
+from core.exceptions import (
     Conflict,
     NotFound,
     PermissionDenied,
     Unprocessable,
     ValidationFailed,
 )
-from customers.choices import Channel
 from customers.models import Customer
 
 CHECKER_GROUPS = frozenset({Role.COMPLIANCE.value, Role.ADMIN.value})

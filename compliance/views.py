@@ -33,12 +33,12 @@ from compliance.forms import (
 )
 from compliance.ledger import verify_ledger
 from compliance.models import ApprovalRequest, AuditRecord, SuppressionEntry
-from crosssell import permissions
-from crosssell.exceptions import ApplicationError
-from crosssell.forms import add_service_error
-from crosssell.htmx import render_page
-from crosssell.paging import keyset_by_seq, page_of
-from crosssell.permissions import has_role, role_required
+from core import permissions
+from core.exceptions import ApplicationError
+from core.forms import add_service_error
+from core.htmx import render_page
+from core.paging import keyset_by_seq, page_of
+from core.permissions import has_role, role_required
 from customers.models import Customer
 
 AUDIT_PAGE_SIZE = 50

@@ -8,7 +8,7 @@ version counter and a default contact policy.
 
 import datetime
 
-from crosssell.choices import CONSOLE_GROUPS
+from core.choices import CONSOLE_GROUPS
 
 DEFAULT_POLICY = {
     "daily_cap": 1,

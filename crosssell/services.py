@@ -8,10 +8,9 @@ from django.db import transaction
 
 from compliance.choices import AuditKind
 from compliance.ledger import audit
-from crosssell.choices import Role
-from crosssell.exceptions import ValidationFailed
-from crosssell.models import ApiClient, hash_key, new_key
-from customers.choices import Channel
+from core.choices import Channel, Role
+from core.exceptions import ValidationFailed
+from core.models import ApiClient, hash_key, new_key
 
 
 def api_client_create(

@@ -32,10 +32,10 @@ from compliance.models import (
     CatalogVersion,
     ErasureRequest,
 )
-from crosssell import permissions
-from crosssell.htmx import render_page
+from core import permissions
+from core.htmx import render_page
+from core.permissions import role_required, roles_of
 from crosssell.models import WorkerHeartbeat
-from crosssell.permissions import role_required, roles_of
 from customers.choices import EventStatus
 from customers.models import Event
 from decisioning.choices import MessageStatus

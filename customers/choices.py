@@ -1,23 +1,6 @@
 from django.db import models
 
 
-class Channel(models.TextChoices):
-    MOBILE_APP = "mobile_app", "Mobile app"
-    WEB = "web", "Web"
-    BRANCH = "branch", "Branch banker"
-    CONTACT_CENTER = "contact_center", "Contact center"
-    ATM = "atm", "ATM"
-    PUSH = "push", "Push"
-    SMS = "sms", "SMS"
-    EMAIL = "email", "E-mail"
-
-
-INBOUND_CHANNELS = frozenset(
-    {Channel.MOBILE_APP, Channel.WEB, Channel.BRANCH, Channel.CONTACT_CENTER, Channel.ATM}
-)
-OUTBOUND_CHANNELS = frozenset({Channel.PUSH, Channel.SMS, Channel.EMAIL})
-
-
 class IdentifierType(models.TextChoices):
     ACCOUNT_NUMBER = "account_number", "Account number"
     CARD_TOKEN = "card_token", "Card token"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from crosssell.forms import ConsoleFilterSet
+from core.forms import ConsoleFilterSet
 from customers.choices import IdentifierType
 from customers.models import Customer, IdentityLink
 from customers.pseudonyms import pseudonym_for

@@ -6,14 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from customers.choices import (
-    Channel,
-    EventStatus,
-    IdentifierType,
-    IncomeBand,
-    LinkMethod,
-    RiskBand,
-)
+from core.choices import Channel
+from customers.choices import EventStatus, IdentifierType, IncomeBand, LinkMethod, RiskBand
 
 
 def default_time_zone() -> str:

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crosssell.exceptions import Conflict, Unprocessable, ValidationFailed
+from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from customers.choices import IdentifierType, LinkMethod
 from customers.models import Customer, Event, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for

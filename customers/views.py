@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from crosssell import permissions
-from crosssell.htmx import render_page, wants_partial
-from crosssell.permissions import role_required
+from core import permissions
+from core.htmx import render_page, wants_partial
+from core.permissions import role_required
 from customers.filtersets import MAX_RESULTS, CustomerSearchFilterSet
 from customers.models import Customer
 

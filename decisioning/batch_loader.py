@@ -14,11 +14,11 @@ import numpy as np
 
 from compliance.choices import ConsentChannel, ConsentStatus
 from compliance.models import Consent, DoNotContact, SuppressionEntry
+from core.channels import ALL_CHANNELS
 from customers.models import Customer, Event, Holding
 from decisioning.context import history_window_days
 from decisioning.engine import AttributeColumn, CustomerBatch
 from decisioning.engine.batch import FOREVER, NO_TIME, ContactLog, EventLog, SuppressionLog
-from decisioning.engine.channels import ALL_CHANNELS
 from decisioning.engine.columns import StringColumn
 from decisioning.engine.timeutil import to_us
 from decisioning.engine.types import PolicySpec

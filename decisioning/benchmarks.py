@@ -20,7 +20,7 @@ from campaigns.models import Campaign, CampaignOffer
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.versioning import bump_catalog_version
-from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS
+from core.channels import INBOUND, OUTBOUND
 from offers.choices import OfferKind, OfferStatus
 from offers.content_hash import content_hash
 from offers.models import Offer, OfferContent, Product
@@ -103,7 +103,7 @@ def install_bench_catalog(offer_count: int = 50) -> tuple[Campaign, Campaign]:
             },
         )
         offers.append(offer)
-        for channel in sorted(INBOUND_CHANNELS | OUTBOUND_CHANNELS):
+        for channel in sorted(INBOUND | OUTBOUND):
             words = {
                 "headline": offer.name,
                 "body": f"{offer.name}. Reply STOP to opt out.",

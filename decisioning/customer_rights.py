@@ -33,7 +33,7 @@ from compliance.services import (
     erasure_record,
     suppression_add,
 )
-from customers.choices import OUTBOUND_CHANNELS
+from core.channels import OUTBOUND
 from customers.models import Customer
 from customers.services import customer_erase_pii
 from decisioning.choices import MessageStatus
@@ -70,7 +70,7 @@ def messages_cancel_for_customer(
     """Cancel the customer's queued and leased messages on ``channels`` (their contact
     rows are marked cancelled so they stop counting against the caps). Audited one
     record per message. Call inside the caller's transaction."""
-    channels = sorted(set(channels) & OUTBOUND_CHANNELS)
+    channels = sorted(set(channels) & OUTBOUND)
     if not channels:
         return 0
     pending = Message.objects.filter(customer=customer, status__in=PENDING, channel__in=channels)
@@ -138,7 +138,7 @@ def consent_change(
         )
         cancelled = 0
         if consent.status == ConsentStatus.REVOKED:
-            channels = OUTBOUND_CHANNELS if channel == ConsentChannel.ALL else {channel}
+            channels = OUTBOUND if channel == ConsentChannel.ALL else {channel}
             cancelled = messages_cancel_for_customer(
                 actor=actor, customer=customer, channels=channels, reason=REASON_CONSENT_REVOKED
             )
@@ -154,7 +154,7 @@ def do_not_contact_change(
         cancelled = messages_cancel_for_customer(
             actor=actor,
             customer=customer,
-            channels=OUTBOUND_CHANNELS,
+            channels=OUTBOUND,
             reason=REASON_DO_NOT_CONTACT,
         )
     return DoNotContactChange(entry=entry, cancelled_messages=cancelled)
@@ -177,7 +177,7 @@ def customer_erase(*, actor: Any, customer: Customer) -> ErasureRequest:
         cancelled = messages_cancel_for_customer(
             actor=actor,
             customer=customer,
-            channels=OUTBOUND_CHANNELS,
+            channels=OUTBOUND,
             reason=REASON_ERASED,
             sales_only=False,
         )

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from campaigns.models import Campaign
-from crosssell.forms import ConsoleFilterSet, yes_no_filter
-from customers.choices import Channel
+from core.choices import Channel
+from core.forms import ConsoleFilterSet, yes_no_filter
 from customers.models import Customer
 from customers.pseudonyms import pseudonym_for
 from decisioning.choices import DecisionMode

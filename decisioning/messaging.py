@@ -59,9 +59,10 @@ from compliance.choices import (
 )
 from compliance.ledger import audit, audit_many, build_record
 from compliance.models import ApprovalRequest, Consent, DoNotContact, SuppressionEntry
-from crosssell.actors import actor_name
-from crosssell.exceptions import Conflict, NotFound, ValidationFailed
-from customers.choices import OUTBOUND_CHANNELS, IdentifierType
+from core.actors import actor_name
+from core.channels import OUTBOUND
+from core.exceptions import Conflict, NotFound, ValidationFailed
+from customers.choices import IdentifierType
 from customers.models import Holding, IdentityLink
 from decisioning.choices import MessageStatus, Outcome
 from decisioning.engine.timeutil import quiet_hours, zone
@@ -496,8 +497,8 @@ def messages_lease(
     """Lease up to ``max_messages`` due messages of an outbound channel for
     ``lease_seconds``; what the pre-send gate refuses is cancelled or deferred instead."""
     errors: dict[str, list[str]] = {}
-    if channel not in OUTBOUND_CHANNELS:
-        errors["channel"] = [f"must be one of {', '.join(sorted(OUTBOUND_CHANNELS))}"]
+    if channel not in OUTBOUND:
+        errors["channel"] = [f"must be one of {', '.join(sorted(OUTBOUND))}"]
     if not isinstance(max_messages, int) or not 1 <= max_messages <= MAX_LEASE:
         errors["max"] = [f"must be between 1 and {MAX_LEASE}"]
     if not isinstance(lease_seconds, int) or not 1 <= lease_seconds <= MAX_LEASE_SECONDS:

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.models import Campaign, CampaignRun
-from customers.choices import Channel
+from core.choices import Channel
 from customers.models import Customer, Event
 from decisioning.choices import DecisionMode, MessageStatus, ModelStatus, Outcome, OverrideAction
 from offers.choices import OfferKind

@@ -34,9 +34,9 @@ from campaigns.models import ContactPolicy
 from compliance.choices import AuditKind, SuppressionScope
 from compliance.ledger import audit, canonical_json
 from compliance.services import suppression_add
-from crosssell.actors import actor_name
-from crosssell.exceptions import Conflict, Unprocessable, ValidationFailed
-from customers.choices import Channel
+from core.actors import actor_name
+from core.choices import Channel
+from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from customers.identity import resolve_customer
 from customers.models import Customer
 from customers.services import holding_open

@@ -27,9 +27,9 @@ from campaigns.choices import CampaignKind, CampaignStatus, ChunkStatus, RunStat
 from campaigns.models import Campaign, CampaignRun, CampaignRunChunk
 from compliance.choices import AuditKind
 from compliance.ledger import audit
-from crosssell.actors import actor_name
-from crosssell.exceptions import ValidationFailed
-from customers.choices import OUTBOUND_CHANNELS
+from core.actors import actor_name
+from core.channels import OUTBOUND
+from core.exceptions import ValidationFailed
 from customers.models import Customer
 from decisioning import engine
 from decisioning.batch_loader import load_batch
@@ -345,7 +345,7 @@ class StoredBatch:
             for pick in released:
                 offer = snapshot.offers[pick["offer_code"]]
                 message_id = None
-                if pick["channel"] in OUTBOUND_CHANNELS:
+                if pick["channel"] in OUTBOUND:
                     message_id = uuid.uuid4()
                     deliver_after = (
                         datetime.fromisoformat(pick["deliver_after"])

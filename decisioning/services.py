@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from compliance.choices import AuditKind
 from compliance.ledger import audit_many, build_record, canonical_json
-from crosssell.actors import actor_name, system_actor
-from crosssell.exceptions import Conflict, ValidationFailed
-from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS, EventStatus
+from core.actors import actor_name, system_actor
+from core.channels import INBOUND, OUTBOUND
+from core.exceptions import Conflict, ValidationFailed
+from customers.choices import EventStatus
 from customers.identity import Resolution, customer_reference_errors, resolve_customer
 from customers.models import Customer, Event
 from decisioning import engine
@@ -174,7 +175,7 @@ def decision_store(
             for offer in result.offers:
                 offer_id = loaded.offer_ids[offer.offer_code]
                 message = None
-                if offer.channel in OUTBOUND_CHANNELS:
+                if offer.channel in OUTBOUND:
                     message = Message(
                         decision=decision,
                         customer=customer,
@@ -346,10 +347,10 @@ def decide_inbound(
     now: datetime | None = None,
 ) -> Decision:
     """Next best offers for a customer present on an inbound channel, released now."""
-    if channel not in INBOUND_CHANNELS:
+    if channel not in INBOUND:
         raise ValidationFailed(
             "Decisions are asked for inbound channels only.",
-            fields={"channel": [f"must be one of {', '.join(sorted(INBOUND_CHANNELS))}"]},
+            fields={"channel": [f"must be one of {', '.join(sorted(INBOUND))}"]},
         )
     now = now or timezone.now()
     loaded, context = snapshot_and_context(customer, now)

@@ -23,7 +23,7 @@ from campaigns.models import Campaign, ContactPolicy
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.versioning import current_catalog_version
-from customers.choices import INBOUND_CHANNELS, OUTBOUND_CHANNELS
+from core.channels import INBOUND, OUTBOUND
 from decisioning.choices import ModelStatus, Outcome
 from decisioning.engine import RuleError, parse_rule
 from decisioning.engine.snapshot import Snapshot, build_snapshot
@@ -126,7 +126,7 @@ def _prior_counts(offer_ids: list[int]) -> dict[int, tuple[int, int]]:
 
 def _deliverable_channels(campaign: Campaign) -> tuple[str, ...]:
     """Inbound campaigns answer present customers; the others queue outbound messages."""
-    wanted = INBOUND_CHANNELS if campaign.kind == CampaignKind.INBOUND else OUTBOUND_CHANNELS
+    wanted = INBOUND if campaign.kind == CampaignKind.INBOUND else OUTBOUND
     return tuple(channel for channel in campaign.channels or () if channel in wanted)
 
 

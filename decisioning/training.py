@@ -18,7 +18,7 @@ from django.utils import timezone
 from compliance.choices import AuditKind
 from compliance.ledger import audit
 from compliance.versioning import bump_catalog_version
-from crosssell.exceptions import ValidationFailed
+from core.exceptions import ValidationFailed
 from decisioning.batch_loader import load_batch
 from decisioning.choices import ModelStatus, Outcome
 from decisioning.engine.batch import CustomerBatch

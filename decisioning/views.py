@@ -23,12 +23,12 @@ from compliance import selectors as compliance_selectors
 from compliance import services as compliance_services
 from compliance.forms import ConsentChangeForm, DoNotContactForm, ErasureForm, SuppressionForm
 from compliance.models import Consent, DoNotContact, ErasureRequest, SuppressionEntry
-from crosssell import permissions
-from crosssell.exceptions import ApplicationError
-from crosssell.forms import add_service_error
-from crosssell.htmx import render_page, wants_partial
-from crosssell.paging import keyset_by_time, page_of
-from crosssell.permissions import has_role, role_required
+from core import permissions
+from core.exceptions import ApplicationError
+from core.forms import add_service_error
+from core.htmx import render_page, wants_partial
+from core.paging import keyset_by_time, page_of
+from core.permissions import has_role, role_required
 from customers.models import Customer, Event, IdentityLink
 from decisioning import customer_rights, runs
 from decisioning.engine.rules import RuleError, parse_rule, protected_fields_used

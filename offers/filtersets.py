@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from crosssell.forms import ConsoleFilterSet, yes_no_filter
+from core.forms import ConsoleFilterSet, yes_no_filter
 from offers.choices import OfferKind, OfferStatus, ProductFamily
 from offers.models import Offer, Product
 

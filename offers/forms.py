@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from crosssell.forms import ConsoleForm
+from core.forms import ConsoleForm
 from offers.choices import OfferKind, ProductFamily
 from offers.models import Offer, OfferContent, Product
 

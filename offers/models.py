@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from customers.choices import Channel
+from core.choices import Channel
 from offers.choices import OfferKind, OfferStatus, ProductFamily
 
 

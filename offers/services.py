@@ -37,8 +37,8 @@ from compliance.prechecks import (
 )
 from compliance.services import approval_submit
 from compliance.versioning import bump_catalog_version
-from crosssell.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
-from customers.choices import Channel
+from core.choices import Channel
+from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
 from offers.choices import OfferKind, OfferStatus, ProductFamily
 from offers.content_hash import content_hash_of
 from offers.models import Offer, OfferContent, Product

@@ -17,14 +17,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from compliance.prechecks import RuleSyntaxError, content_prechecks, rule_fields
-from crosssell import permissions
-from crosssell.exceptions import ApplicationError
-from crosssell.forms import add_service_error
-from crosssell.history import history_rows
-from crosssell.htmx import render_page
-from crosssell.paging import page_of
-from crosssell.permissions import has_role, role_required
-from customers.choices import Channel
+from core import permissions
+from core.choices import Channel
+from core.exceptions import ApplicationError
+from core.forms import add_service_error
+from core.history import history_rows
+from core.htmx import render_page
+from core.paging import page_of
+from core.permissions import has_role, role_required
 from offers import selectors, services
 from offers.choices import OfferStatus
 from offers.filtersets import OfferFilterSet, ProductFilterSet

@@ -2,7 +2,7 @@ import django_filters
 
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign
-from crosssell.api.filters import StrictFilterSet
+from core.api.filters import StrictFilterSet
 
 
 class CampaignApiFilterSet(StrictFilterSet):

@@ -6,10 +6,10 @@ from rest_framework import viewsets
 from campaigns.api.filtersets import CampaignApiFilterSet
 from campaigns.api.serializers import CampaignSerializer
 from campaigns.selectors import campaign_list
-from crosssell.api.permissions import roles
-from crosssell.api.schema import READ, errors
-from crosssell.api.views import ApiMixin
-from crosssell.choices import Role
+from core.api.permissions import roles
+from core.api.schema import READ, errors
+from core.api.views import ApiMixin
+from core.choices import Role
 
 
 @extend_schema_view(

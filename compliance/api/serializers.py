@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from compliance.choices import AuditKind, ConsentChannel, ConsentStatus, SuppressionScope
 from compliance.models import AuditRecord, Consent, SuppressionEntry
-from crosssell.api.fields import AwareDateTimeField, JSONObjectField, text
+from core.api.fields import AwareDateTimeField, JSONObjectField, text
 
 
 def _iso(value) -> str | None:

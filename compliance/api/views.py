@@ -11,11 +11,11 @@ from compliance.api.serializers import (
 )
 from compliance.ledger import verify_ledger
 from compliance.selectors import audit_record_list
-from crosssell.api.filters import query_dict
-from crosssell.api.permissions import roles
-from crosssell.api.schema import READ, errors
-from crosssell.api.views import ApiMixin, ApiView, validated
-from crosssell.choices import Role
+from core.api.filters import query_dict
+from core.api.permissions import roles
+from core.api.schema import READ, errors
+from core.api.views import ApiMixin, ApiView, validated
+from core.choices import Role
 
 COMPLIANCE = roles(Role.COMPLIANCE, Role.ADMIN)
 

@@ -1,4 +1,4 @@
-"""The API's base view and the roof's own endpoints: health, whoami, docs, routing errors."""
+"""The roof's own endpoints: health, whoami, schema, docs and routing errors."""
 
 from __future__ import annotations
 
@@ -13,40 +13,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from crosssell.api.exceptions import error_body
+from core.api.exceptions import error_body
+from core.api.permissions import ALL_ROLES
+from core.api.schema import READ, errors
+from core.api.views import ApiView
+from core.channels import INBOUND
+from core.choices import Role
 from crosssell.api.health import health_status
-from crosssell.api.parsers import SafeJSONParser
-from crosssell.api.permissions import ALL_ROLES, HasRole
-from crosssell.api.schema import READ, errors
-from crosssell.choices import Role
-from customers.choices import INBOUND_CHANNELS
-
-
-class ApiMixin:
-    """Every endpoint: strict JSON in, roles checked (``allowed_roles``), and no OPTIONS
-    metadata (405), so the methods a path answers are exactly those in the schema."""
-
-    parser_classes = [SafeJSONParser]
-    permission_classes = [HasRole]
-    metadata_class = None
-    allowed_roles: frozenset[str] | dict[str, frozenset[str]] = frozenset()
-
-    @property
-    def client(self):
-        return self.request.auth
-
-
-class ApiView(ApiMixin, APIView):
-    pass
-
-
-def validated(serializer_class, data) -> dict:
-    """The input serializer's validated data, or 400 in the one error shape."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class HealthSerializer(serializers.Serializer):
@@ -147,8 +121,8 @@ SCHEMA_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SCHEMA_PATH_PREFIX_TRIM": False,
     "ENUM_NAME_OVERRIDES": {
-        "ChannelEnum": "customers.choices.Channel",
-        "InboundChannelEnum": sorted(INBOUND_CHANNELS),
+        "ChannelEnum": "core.choices.Channel",
+        "InboundChannelEnum": sorted(INBOUND),
         "ConsentChannelEnum": "compliance.choices.ConsentChannel",
         "ConsentStatusEnum": "compliance.choices.ConsentStatus",
         "CampaignStatusEnum": "campaigns.choices.CampaignStatus",

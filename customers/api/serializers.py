@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from rest_framework import serializers
 
-from crosssell.api.fields import JSONObjectField, StrictFloatField, text
+from core.api.fields import JSONObjectField, StrictFloatField, text
 from customers.choices import IdentifierType, IncomeBand, LinkMethod, RiskBand
 from customers.models import Customer, IdentityLink
 

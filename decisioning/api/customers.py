@@ -19,11 +19,11 @@ from compliance.api.serializers import (
     SuppressionSerializer,
 )
 from compliance.choices import ConsentChannel, ConsentStatus
-from crosssell.api.permissions import require_channel, roles
-from crosssell.api.schema import READ, WRITE, errors
-from crosssell.api.views import ApiView, validated
-from crosssell.choices import Role
-from crosssell.exceptions import NotFound, ValidationFailed
+from core.api.permissions import require_channel, roles
+from core.api.schema import READ, WRITE, errors
+from core.api.views import ApiView, validated
+from core.choices import Role
+from core.exceptions import NotFound, ValidationFailed
 from customers.api.serializers import (
     HoldingSerializer,
     IdentityInputSerializer,

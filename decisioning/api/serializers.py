@@ -12,15 +12,17 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crosssell.api.fields import (
+from core.api.fields import (
     AwareDateTimeField,
-    CustomerReferenceField,
     JSONObjectField,
     StrictIntegerField,
     StrictUUIDField,
     text,
 )
-from customers.choices import INBOUND_CHANNELS, Channel, EventStatus
+from core.channels import INBOUND
+from core.choices import Channel
+from customers.api.fields import CustomerReferenceField
+from customers.choices import EventStatus
 from decisioning.choices import DecisionMode, MessageStatus, Outcome, OverrideAction
 from decisioning.messaging import MAX_LEASE, MAX_LEASE_SECONDS
 from decisioning.models import Decision, Message, Override, Response
@@ -76,9 +78,7 @@ class DecisionContextSerializer(serializers.Serializer):
 
 class DecisionInputSerializer(serializers.Serializer):
     customer = CustomerReferenceField()
-    channel = serializers.ChoiceField(
-        choices=sorted(INBOUND_CHANNELS), help_text="Inbound channels only."
-    )
+    channel = serializers.ChoiceField(choices=sorted(INBOUND), help_text="Inbound channels only.")
     context = DecisionContextSerializer(required=False)
     max_offers = StrictIntegerField(min_value=1, max_value=10, required=False)
 

@@ -8,17 +8,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from crosssell.api.permissions import (
+from core.api.permissions import (
     CHANNEL,
     require_any_channel,
     require_channel,
     roles,
 )
-from crosssell.api.schema import READ, WRITE, errors
-from crosssell.api.views import ApiView, validated
-from crosssell.choices import Role
-from crosssell.exceptions import NotFound, Unprocessable
-from customers.choices import OUTBOUND_CHANNELS
+from core.api.schema import READ, WRITE, errors
+from core.api.views import ApiView, validated
+from core.channels import OUTBOUND
+from core.choices import Role
+from core.exceptions import NotFound, Unprocessable
 from customers.identity import resolve_customer
 from decisioning.api.serializers import (
     AckInputSerializer,
@@ -143,7 +143,7 @@ CHANNEL_PATH = OpenApiParameter(
     "channel",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
-    enum=sorted(OUTBOUND_CHANNELS),
+    enum=sorted(OUTBOUND),
     description="An outbound channel.",
 )
 
@@ -169,7 +169,7 @@ class MessageLeaseView(ApiView):
         tags=["messages"],
     )
     def post(self, request, channel):
-        if channel not in OUTBOUND_CHANNELS:
+        if channel not in OUTBOUND:
             raise NotFound(f"No outbound message queue for channel {channel!r}.")
         require_channel(self.client, channel)
         data = validated(LeaseInputSerializer, request.data)

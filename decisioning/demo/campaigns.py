@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from campaigns.choices import CampaignKind
-from customers.choices import Channel
+from core.choices import Channel
 
 OUTBOUND_PREFERENCE: tuple[str, ...] = (Channel.PUSH, Channel.EMAIL, Channel.SMS)
 SERVICE_CONTROL_PCT = Decimal("5")

@@ -26,7 +26,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from compliance.prechecks import sms_length, sms_text
-from customers.choices import Channel
+from core.choices import Channel
 from offers.choices import OfferKind, ProductFamily
 
 BANK_NAME = "Banco Exemplo"
@@ -980,7 +980,7 @@ def _email(kind: str, copy: Copy) -> str:
 
 
 def channel_contents(offer: OfferDef) -> dict[str, ContentDef]:
-    """The offer's content on every channel (``customers.choices.Channel``)."""
+    """The offer's content on every channel (the channel registry, ``core.channels``)."""
     product = PRODUCTS_BY_CODE[offer.product_code]
     copy = offer.copy
     disclosure = product.disclosure

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from customers.choices import Channel
+from core.choices import Channel
 from decisioning.choices import Outcome
 from decisioning.demo.catalog import OFFERS, PRODUCTS_BY_CODE, OfferDef
 from decisioning.demo.columns import PopulationColumns

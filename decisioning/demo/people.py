@@ -14,10 +14,9 @@ from django.contrib.auth.models import Group, User
 from compliance.choices import AuditKind
 from compliance.ledger import build_record
 from compliance.models import AuditRecord
-from crosssell.choices import Role
-from crosssell.models import ApiClient
+from core.choices import Channel, Role
+from core.models import ApiClient
 from crosssell.services import api_client_create
-from customers.choices import Channel
 
 
 @dataclass(frozen=True, slots=True)

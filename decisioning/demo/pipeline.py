@@ -31,7 +31,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from crosssell.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from customers.models import Customer
 from decisioning.demo.people import DEMO_LOGINS
 from decisioning.demo.progress import Progress

@@ -16,7 +16,8 @@ import numpy as np
 
 from compliance.choices import ConsentChannel, ConsentStatus
 from compliance.models import Consent, DoNotContact
-from customers.choices import Channel, IdentifierType, LinkMethod
+from core.choices import Channel
+from customers.choices import IdentifierType, LinkMethod
 from customers.models import Customer, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for
 from decisioning.demo import consents as consent_codes

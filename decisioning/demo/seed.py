@@ -23,8 +23,8 @@ from compliance.choices import AuditKind
 from compliance.ledger import audit_many, build_record
 from compliance.models import AuditRecord
 from compliance.versioning import bump_catalog_version
-from crosssell.actors import system_actor
-from crosssell.exceptions import Conflict, ValidationFailed
+from core.actors import system_actor
+from core.exceptions import Conflict, ValidationFailed
 from customers.models import Customer
 from decisioning.demo.catalog import BANK_NAME
 from decisioning.demo.columns import PopulationColumns

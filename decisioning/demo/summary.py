@@ -10,9 +10,8 @@ from django.db.models import Count, QuerySet
 from campaigns.models import Campaign
 from compliance.choices import ConsentChannel, ConsentStatus
 from compliance.models import Consent, DoNotContact
-from crosssell.choices import Role
-from crosssell.models import ApiClient
-from customers.choices import Channel
+from core.choices import Channel, Role
+from core.models import ApiClient
 from customers.models import Customer, Holding
 from decisioning.choices import Outcome
 from decisioning.demo.catalog import BANK_NAME

@@ -26,6 +26,8 @@ what changed between a stored decision and a new one; ``simulate.summarize`` tur
 result into a funnel and expected conversions.
 """
 
+from core.channels import ALL_CHANNELS, INBOUND_CHANNELS, OUTBOUND_CHANNELS
+
 from . import reasons
 from .batch import (
     BatchResult,
@@ -35,7 +37,6 @@ from .batch import (
     SuppressionLog,
     decide_batch,
 )
-from .channels import ALL_CHANNELS, INBOUND_CHANNELS, OUTBOUND_CHANNELS
 from .columns import AttributeColumn, BoolColumn, NumberColumn, StringColumn
 from .decide import decide
 from .decision import (

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from core.channels import ALL_CHANNELS, EXPLICIT_CONSENT
+
 from . import reasons as r
-from .channels import ALL_CHANNELS, OUTBOUND
 from .columns import AttributeColumn, BoolColumn, Column, NumberColumn, StringColumn
 from .fields import BOOL, FIELDS, NUMBER, PRODUCT_FAMILIES, STRING, attribute_key, is_attribute
 from .hashing import in_control_array, pick_arm_array
@@ -754,14 +755,14 @@ class _Chunk:
         self.quiet_until = np.asarray(until, dtype=np.int64)[codes]  # -1: the default zone
         self.quiet = self.quiet_until != NO_TIME
 
-        # consent per channel: outbound needs a grant, inbound is open unless revoked
+        # consent per channel: some need an explicit grant, the rest are open unless revoked
         self.consent = np.zeros((n_channels, n), dtype=bool)
         for k, name in enumerate(channels):
             recorded = batch.consents.get(name)
             if recorded is None:
-                self.consent[k] = name not in OUTBOUND
+                self.consent[k] = name not in EXPLICIT_CONSENT
             else:
-                self.consent[k] = recorded == 1 if name in OUTBOUND else recorded != -1
+                self.consent[k] = recorded == 1 if name in EXPLICIT_CONSENT else recorded != -1
 
 
 _P = np.int8(r.PASSED)

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+from core.channels import ALL_CHANNELS
+
 from . import reasons as r
-from .channels import ALL_CHANNELS
 from .decision import (
     CandidateTrace,
     ChannelTrace,

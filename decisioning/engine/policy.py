@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from core.channels import EXPLICIT_CONSENT, OUTBOUND
+
 from . import reasons as r
-from .channels import OUTBOUND
 from .rules import Rule
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
 from .timeutil import quiet_hours, zone
@@ -385,9 +386,10 @@ def check_volume(campaign: CampaignPlan, request: DecisionRequest) -> Verdict:
 
 
 def check_consent(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
-    """Rule 1: outbound channels need an explicit grant; inbound ones are open unless revoked."""
+    """Rule 1: outbound channels need an explicit grant; inbound ones are open unless revoked
+    (``needs_explicit_consent`` in the channel registry)."""
     recorded = state.customer.consents.get(channel)
-    allowed = recorded is True if channel in OUTBOUND else recorded is not False
+    allowed = recorded is True if channel in EXPLICIT_CONSENT else recorded is not False
     detail: dict[str, Any] = {
         "channel": channel,
         "consent": recorded,

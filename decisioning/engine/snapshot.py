@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from .channels import ALL_CHANNELS, INBOUND, OUTBOUND_CHANNELS
+from core.channels import ALL_CHANNELS, INBOUND, OUTBOUND_CHANNELS
+
 from .fields import PRODUCT_FAMILIES
 from .hashing import arm_thresholds, control_threshold
 from .rules import Rule

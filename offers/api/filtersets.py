@@ -1,6 +1,6 @@
 import django_filters
 
-from crosssell.api.filters import StrictFilterSet
+from core.api.filters import StrictFilterSet
 from offers.choices import OfferKind, ProductFamily
 from offers.models import Offer
 

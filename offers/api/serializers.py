@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from customers.choices import Channel
+from core.choices import Channel
 from offers.choices import OfferKind, ProductFamily
 from offers.models import Offer
 

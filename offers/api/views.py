@@ -6,10 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from crosssell.api.fields import TEXT_PATTERN
-from crosssell.api.permissions import ALL_ROLES
-from crosssell.api.schema import READ, errors
-from crosssell.api.views import ApiMixin
+from core.api.fields import TEXT_PATTERN
+from core.api.permissions import ALL_ROLES
+from core.api.schema import READ, errors
+from core.api.views import ApiMixin
 from offers.api.filtersets import OfferApiFilterSet
 from offers.api.serializers import OfferSerializer
 from offers.choices import OfferStatus

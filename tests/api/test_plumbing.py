@@ -30,7 +30,7 @@ def test_a_bad_key_is_401(db, header):
 
 
 def test_an_inactive_client_is_401(make_api):
-    from crosssell.models import ApiClient
+    from core.models import ApiClient
 
     api = make_api("admin")
     ApiClient.objects.update(is_active=False)
@@ -157,7 +157,7 @@ def test_a_body_over_one_mebibyte_is_413(channel_api):
 @pytest.fixture
 def frozen_clock(monkeypatch):
     """Fixed windows: keep the test inside one of them."""
-    from crosssell.api import throttling
+    from core.api import throttling
 
     monkeypatch.setattr(throttling, "_now", lambda: 1_800_000_030.0)
 
@@ -212,7 +212,7 @@ def test_an_unexpected_error_deep_inside_still_uses_the_error_shape(channel_api,
 
 
 def test_application_errors_raised_by_services_use_the_error_shape(channel_api, monkeypatch):
-    from crosssell.exceptions import Conflict
+    from core.exceptions import Conflict
     from decisioning.api import views
 
     def conflict(**kwargs):

@@ -30,7 +30,7 @@ from compliance.choices import ApprovalSubject, AuditKind
 from compliance.models import AuditRecord
 from compliance.services import approval_approve, approval_reject, approval_revoke
 from compliance.versioning import current_catalog_version
-from crosssell.exceptions import Conflict, Unprocessable, ValidationFailed
+from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from offers.services import (
     content_create_version,
     content_submit_for_approval,

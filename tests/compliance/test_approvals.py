@@ -21,7 +21,7 @@ from compliance.services import (
 )
 from compliance.signals import approval_decided
 from compliance.versioning import current_catalog_version
-from crosssell.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
 from tests.factories import persona
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from compliance.services import (
     suppression_add,
     suppression_lift,
 )
-from crosssell.exceptions import Conflict, Unprocessable, ValidationFailed
+from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

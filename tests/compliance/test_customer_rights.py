@@ -14,7 +14,7 @@ from compliance.ledger import seal_pending, verify_ledger
 from compliance.models import AuditRecord, Consent, ErasureRequest, SuppressionEntry
 from compliance.selectors import audit_record_list, consents_for_customer
 from compliance.services import consent_set
-from crosssell.exceptions import Conflict, ValidationFailed
+from core.exceptions import Conflict, ValidationFailed
 from customers.models import Customer, Event, IdentityLink
 from customers.services import customer_upsert
 from decisioning.customer_rights import consent_change, customer_erase, do_not_contact_change

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from compliance.choices import ErasureStatus
 from compliance.models import Consent, ErasureRequest
-from crosssell.paging import time_cursor
+from core.paging import time_cursor
 from customers.models import Customer
 from decisioning.choices import MessageStatus
 from decisioning.models import Decision, Message

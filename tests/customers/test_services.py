@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from compliance.choices import AuditKind
 from compliance.models import AuditRecord
-from crosssell.exceptions import Conflict, Unprocessable, ValidationFailed
+from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from customers import services
 from customers.models import Customer, Holding
 from customers.pseudonyms import pseudonym_for

@@ -10,7 +10,7 @@ from campaigns.models import Campaign
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.versioning import bump_catalog_version
-from customers.choices import Channel
+from core.choices import Channel
 from offers.choices import OfferKind, ProductFamily
 from offers.content_hash import content_hash
 from offers.models import Offer, OfferContent

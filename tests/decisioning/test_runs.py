@@ -128,7 +128,7 @@ def test_control_group_in_a_batch_run_is_recorded_but_gets_nothing(customers):
 
 def test_only_batch_campaigns_have_runs():
     bank = small_bank()
-    from crosssell.exceptions import ValidationFailed
+    from core.exceptions import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         _start(bank.fuel_campaign)

@@ -3,7 +3,7 @@ import datetime
 import pytest
 
 from compliance.models import AuditRecord
-from crosssell.exceptions import Conflict, ValidationFailed
+from core.exceptions import Conflict, ValidationFailed
 from customers.models import Event
 from decisioning import services
 from decisioning.models import Contact, Decision, Message

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from compliance.models import AuditRecord
-from crosssell.exceptions import ValidationFailed
+from core.exceptions import ValidationFailed
 from customers.models import Customer
 from customers.pseudonyms import pseudonym_for
 from decisioning import services

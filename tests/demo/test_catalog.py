@@ -14,7 +14,7 @@ from campaigns.selectors import targeting_is_approved
 from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
 from compliance.models import ApprovalRequest, AuditRecord
 from compliance.prechecks import content_prechecks, sms_length, sms_text
-from customers.choices import Channel
+from core.choices import Channel
 from decisioning.demo.catalog import OFFERS, all_contents
 from decisioning.demo.ground_truth import GROUND_TRUTH
 from decisioning.demo.seed import SEED_ACTOR

@@ -11,7 +11,7 @@ from django.db import models, transaction
 
 from campaigns.models import Campaign, CampaignOffer
 from compliance.models import ApprovalRequest, AuditRecord, Consent, DoNotContact
-from crosssell.models import ApiClient
+from core.models import ApiClient
 from customers.models import Customer, Holding, IdentityLink
 from decisioning.demo.seed import SeedOptions, seed_demo_bank
 from decisioning.models import Response

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from crosssell.env import Env, parse_database_url
+from core.env import Env, parse_database_url
 
 
 @pytest.mark.parametrize(

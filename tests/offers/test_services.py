@@ -11,7 +11,7 @@ from compliance.models import AuditRecord
 from compliance.selectors import is_approved
 from compliance.services import approval_approve
 from compliance.versioning import current_catalog_version
-from crosssell.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
 from offers.content_hash import content_hash_of
 from offers.selectors import (
     active_offers_with_channels,

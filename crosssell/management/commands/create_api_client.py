@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from crosssell.choices import Role
-from crosssell.exceptions import ApplicationError
+from core.choices import Role
+from core.exceptions import ApplicationError
 from crosssell.services import api_client_create
 
 

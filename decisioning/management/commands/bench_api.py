@@ -43,10 +43,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from crosssell.choices import Role
-from crosssell.models import ApiClient
+from core.channels import INBOUND
+from core.choices import Role
+from core.models import ApiClient
 from crosssell.services import api_client_create
-from customers.choices import INBOUND_CHANNELS
 from customers.models import Customer
 
 SAMPLE_CUSTOMERS = 5000
@@ -121,7 +121,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--channel",
             default="contact_center",
-            choices=sorted(INBOUND_CHANNELS),
+            choices=sorted(INBOUND),
             help="the inbound channel to ask for",
         )
         parser.add_argument(
@@ -235,7 +235,7 @@ class Command(BaseCommand):
             actor="system:bench_api",
             name=self._key_name,
             role=Role.CHANNEL,
-            channels=sorted(INBOUND_CHANNELS),
+            channels=sorted(INBOUND),
         )
         return key
 

@@ -6,7 +6,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crosssell.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from decisioning.demo.progress import CommandStream
 from decisioning.demo.seed import (
     DEFAULT_CUSTOMERS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from crosssell.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 
 def add_service_error(form: forms.BaseForm, error: ApplicationError) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
-from crosssell.models import ApiClient, hash_key
+from core.models import ApiClient, hash_key
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

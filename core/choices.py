@@ -1,5 +1,7 @@
 from django.db import models
 
+from core.channels import CHANNELS
+
 
 class Role(models.TextChoices):
     CHANNEL = "channel", "Channel system"
@@ -11,3 +13,9 @@ class Role(models.TextChoices):
 
 # Console groups (people); API clients use Role, which adds "channel" for systems.
 CONSOLE_GROUPS = (Role.MARKETER, Role.COMPLIANCE, Role.ANALYST, Role.ADMIN)
+
+
+# The registry's channels as Django choices (forms, filters, serializers, admin).
+Channel = models.TextChoices(
+    "Channel", [(spec.code.upper(), (spec.code, spec.label)) for spec in CHANNELS]
+)

@@ -58,7 +58,7 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "crosssell.api.auth.ApiKeyAuthentication"
+    target_class = "core.api.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

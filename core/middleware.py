@@ -4,8 +4,8 @@ import uuid
 
 from django.conf import settings
 
-from crosssell.api.exceptions import json_error
-from crosssell.request_context import set_request_id
+from core.api.exceptions import json_error
+from core.request_context import set_request_id
 
 logger = logging.getLogger("crosssell.api")
 _REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")

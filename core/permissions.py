@@ -1,6 +1,6 @@
 """Who may open which console screen.
 
-People get console roles through Django groups named after ``crosssell.choices.Role``
+People get console roles through Django groups named after ``core.choices.Role``
 (``marketer``, ``compliance``, ``analyst``, ``admin``; created by a migration). A view
 names the roles it admits; an anonymous visitor is sent to the login page (for an htmx
 request, with ``HX-Redirect`` so the whole page moves), a signed-in user without one of
@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
-from crosssell.choices import CONSOLE_GROUPS, Role
+from core.choices import CONSOLE_GROUPS, Role
 
 MARKETER = Role.MARKETER.value
 COMPLIANCE = Role.COMPLIANCE.value

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 
-from crosssell.permissions import roles_of as _roles_of
+from core.permissions import roles_of as _roles_of
 
 register = template.Library()
 

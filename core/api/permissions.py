@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from crosssell.choices import Role
-from crosssell.models import ApiClient
+from core.choices import Role
+from core.models import ApiClient
 
 ALL_ROLES = frozenset(Role.values)
 CHANNEL = frozenset({Role.CHANNEL})
