@@ -11,9 +11,9 @@ from django.db.models import Prefetch, QuerySet
 
 from campaigns.models import Campaign, CampaignOffer, ContactPolicy
 from compliance.choices import ApprovalStatus, ApprovalSubject
-from compliance.ledger import canonical_json
 from compliance.models import ApprovalRequest
 from compliance.selectors import is_approved, latest_approval
+from core.json import canonical_json
 
 _CENTS = Decimal("0.01")
 

@@ -28,8 +28,7 @@ from django.utils import timezone
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign, CampaignOffer, ContactPolicy
 from campaigns.selectors import targeting_hash, targeting_is_approved, targeting_payload
-from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
-from compliance.ledger import audit, canonical_json
+from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import TargetedOffer, protected_name, targeting_prechecks
 from compliance.services import approval_submit
@@ -39,6 +38,9 @@ from core.actors import actor_name
 from core.channels import INBOUND, OUTBOUND
 from core.choices import Channel
 from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from core.json import canonical_json
+from ledger.choices import AuditKind
+from ledger.services import audit
 from offers.choices import OfferStatus
 from offers.models import Offer
 from offers.selectors import approved_content

@@ -13,16 +13,13 @@ from django.http import HttpRequest
 from compliance.models import (
     ApprovalComment,
     ApprovalRequest,
-    AuditRecord,
-    AuditSeal,
-    AuditSealerState,
-    AuditSealMembership,
     CatalogVersion,
     Consent,
     DoNotContact,
     ErasureRequest,
     SuppressionEntry,
 )
+from ledger.models import AuditRecord, AuditSeal, AuditSealerState, AuditSealMembership
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -6,10 +6,12 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
-from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
-from compliance.models import ApprovalRequest, AuditRecord
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.models import ApprovalRequest
 from core.forms import ConsoleFilterSet
 from customers.pseudonyms import pseudonym_for
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 

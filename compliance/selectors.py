@@ -13,8 +13,6 @@ from compliance.choices import ApprovalStatus, ConsentChannel, ConsentStatus
 from compliance.models import (
     ApprovalComment,
     ApprovalRequest,
-    AuditRecord,
-    AuditSeal,
     Consent,
     DoNotContact,
     ErasureRequest,
@@ -22,6 +20,7 @@ from compliance.models import (
 )
 from customers.models import Customer
 from customers.pseudonyms import pseudonym_for
+from ledger.models import AuditRecord, AuditSeal
 
 # --- approvals --------------------------------------------------------------------------
 

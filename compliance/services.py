@@ -21,13 +21,11 @@ from django.utils import timezone
 from compliance.choices import (
     ApprovalStatus,
     ApprovalSubject,
-    AuditKind,
     ConsentChannel,
     ConsentStatus,
     ErasureStatus,
     SuppressionScope,
 )
-from compliance.ledger import audit
 from compliance.models import (
     ApprovalComment,
     ApprovalRequest,
@@ -49,6 +47,8 @@ from core.exceptions import (
     ValidationFailed,
 )
 from customers.models import Customer
+from ledger.choices import AuditKind
+from ledger.services import audit
 
 CHECKER_GROUPS = frozenset({Role.COMPLIANCE.value, Role.ADMIN.value})
 MAKER_GROUPS = frozenset({Role.MARKETER.value, Role.ADMIN.value})

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_POST
 
 from compliance import selectors, services
 from compliance.choices import ApprovalStatus, ApprovalSubject
-from compliance.export import FORMATS, export_stream
 from compliance.filtersets import ApprovalFilterSet, AuditFilterSet
 from compliance.forms import (
     ApprovalDecisionForm,
@@ -31,8 +30,7 @@ from compliance.forms import (
     SuppressionForm,
     SuppressionLiftForm,
 )
-from compliance.ledger import verify_ledger
-from compliance.models import ApprovalRequest, AuditRecord, SuppressionEntry
+from compliance.models import ApprovalRequest, SuppressionEntry
 from core import permissions
 from core.exceptions import ApplicationError
 from core.forms import add_service_error
@@ -40,6 +38,9 @@ from core.htmx import render_page
 from core.paging import keyset_by_seq, page_of
 from core.permissions import has_role, role_required
 from customers.models import Customer
+from ledger.export import FORMATS, export_stream
+from ledger.models import AuditRecord
+from ledger.verify import verify_ledger
 
 AUDIT_PAGE_SIZE = 50
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}

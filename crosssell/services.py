@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db import transaction
 
-from compliance.choices import AuditKind
-from compliance.ledger import audit
 from core.choices import Channel, Role
 from core.exceptions import ValidationFailed
 from core.models import ApiClient, hash_key, new_key
+from ledger.choices import AuditKind
+from ledger.services import audit
 
 
 def api_client_create(

@@ -25,13 +25,7 @@ from django.utils import timezone
 from campaigns.choices import CampaignStatus, RunStatus
 from campaigns.models import Campaign, CampaignRun
 from compliance.choices import ApprovalStatus, ErasureStatus
-from compliance.models import (
-    ApprovalRequest,
-    AuditRecord,
-    AuditSeal,
-    CatalogVersion,
-    ErasureRequest,
-)
+from compliance.models import ApprovalRequest, CatalogVersion, ErasureRequest
 from core import permissions
 from core.htmx import render_page
 from core.permissions import role_required, roles_of
@@ -40,6 +34,7 @@ from customers.choices import EventStatus
 from customers.models import Event
 from decisioning.choices import MessageStatus
 from decisioning.models import Decision, Message
+from ledger.models import AuditRecord, AuditSeal
 
 # Decisions older than this are assumed committed (see ``_decisions_today``).
 SETTLE = datetime.timedelta(seconds=60)

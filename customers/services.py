@@ -1,19 +1,16 @@
 """Customer data writes: profiles, holdings, identity links, and blanking PII on erasure.
 
-``customers`` is the ground layer: it may not import ``compliance`` (which sits above
-it), yet every write is audited. So the audit function is injected: the compliance app
-installs its ``ledger.audit`` here at start-up (``compliance.apps``), and a write fails
-loudly if none is installed rather than go unaudited. Audit rows name the customer only
-by pseudonym and list which fields changed, never their values.
+Every write is audited straight into the ledger, which sits below this layer. Audit rows
+name the customer only by pseudonym and list which fields changed, never their values.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -21,8 +18,10 @@ from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from customers.choices import IdentifierType, LinkMethod
 from customers.models import Customer, Event, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for
+from ledger.choices import AuditKind
+from ledger.services import audit
 
-AUDIT_KIND = "customer"  # compliance.choices.AuditKind.CUSTOMER
+AUDIT_KIND = AuditKind.CUSTOMER
 
 PROFILE_FIELDS = (
     "first_name",
@@ -39,24 +38,6 @@ PROFILE_FIELDS = (
     "attributes",
 )
 PII_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "attributes")
-
-AuditSink = Callable[..., Any]
-_audit_sink: AuditSink | None = None
-
-
-def install_audit_sink(sink: AuditSink | None) -> AuditSink | None:
-    """Install the ledger's ``audit`` (called by compliance at start-up); returns the old one."""
-    global _audit_sink
-    previous, _audit_sink = _audit_sink, sink
-    return previous
-
-
-def _audit(**kwargs: Any) -> None:
-    if _audit_sink is None:
-        raise ImproperlyConfigured(
-            "customers has no audit sink: the compliance app installs one in its ready()"
-        )
-    _audit_sink(**kwargs)
 
 
 def _validation_failed(exc: ValidationError, message: str) -> ValidationFailed:
@@ -130,7 +111,7 @@ def customer_upsert(
             else _sync_holdings(actor=actor, customer=customer, product_codes=holdings)
         )
         if created or changed or opened or closed:
-            _audit(
+            audit(
                 kind=AUDIT_KIND,
                 action="customer_created" if created else "customer_updated",
                 actor=actor,
@@ -190,7 +171,7 @@ def holding_open(
             source=source[:32],
         )
         _clean_and_save(holding, "The holding is not valid.")
-        _audit(
+        audit(
             kind=AUDIT_KIND,
             action="holding_opened",
             actor=actor,
@@ -216,7 +197,7 @@ def holding_close(
             return False
         holding.closed_at = closed_at or timezone.localdate()
         _clean_and_save(holding, "The holding is not valid.")
-        _audit(
+        audit(
             kind=AUDIT_KIND,
             action="holding_closed",
             actor=actor,
@@ -271,7 +252,7 @@ def identity_link_add(
             raise Conflict(
                 "This identifier was linked at the same time by another request."
             ) from None
-        _audit(
+        audit(
             kind=AUDIT_KIND,
             action="identity_linked" if created else "identity_updated",
             actor=actor,
@@ -303,7 +284,7 @@ def customer_erase_pii(*, actor: Any, customer: Customer) -> dict[str, int]:
         identities, _ = IdentityLink.objects.filter(customer=customer).delete()
         events = Event.objects.filter(customer=customer).update(customer_ref={"erased": True})
         summary = {"identities_removed": identities, "events_unlinked": events}
-        _audit(
+        audit(
             kind=AUDIT_KIND,
             action="customer_pii_erased",
             actor=actor,

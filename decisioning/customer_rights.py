@@ -23,8 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.choices import AuditKind, ConsentChannel, ConsentStatus, SuppressionScope
-from compliance.ledger import audit_many, build_record
+from compliance.choices import ConsentChannel, ConsentStatus, SuppressionScope
 from compliance.models import Consent, DoNotContact, ErasureRequest
 from compliance.services import (
     consent_set,
@@ -39,6 +38,8 @@ from customers.services import customer_erase_pii
 from decisioning.choices import MessageStatus
 from decisioning.models import Contact, Message
 from decisioning.services import decisions_redact_for_customer
+from ledger.choices import AuditKind
+from ledger.services import audit_many, build_record
 from offers.choices import OfferKind
 
 PENDING = (MessageStatus.QUEUED, MessageStatus.LEASED)

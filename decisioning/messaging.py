@@ -50,14 +50,7 @@ from django.utils import timezone
 
 from campaigns.choices import CampaignStatus
 from campaigns.models import ContactPolicy
-from compliance.choices import (
-    ApprovalStatus,
-    ApprovalSubject,
-    AuditKind,
-    ConsentChannel,
-    ConsentStatus,
-)
-from compliance.ledger import audit, audit_many, build_record
+from compliance.choices import ApprovalStatus, ApprovalSubject, ConsentChannel, ConsentStatus
 from compliance.models import ApprovalRequest, Consent, DoNotContact, SuppressionEntry
 from core.actors import actor_name
 from core.channels import OUTBOUND
@@ -67,6 +60,8 @@ from customers.models import Holding, IdentityLink
 from decisioning.choices import MessageStatus, Outcome
 from decisioning.engine.timeutil import quiet_hours, zone
 from decisioning.models import Contact, Decision, Message
+from ledger.choices import AuditKind
+from ledger.services import audit, audit_many, build_record
 from offers.choices import OfferKind, OfferStatus
 from offers.content_hash import content_hash_of
 from offers.models import Product

@@ -31,18 +31,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import ContactPolicy
-from compliance.choices import AuditKind, SuppressionScope
-from compliance.ledger import audit, canonical_json
+from compliance.choices import SuppressionScope
 from compliance.services import suppression_add
 from core.actors import actor_name
 from core.choices import Channel
 from core.exceptions import Conflict, Unprocessable, ValidationFailed
+from core.json import canonical_json
 from customers.identity import resolve_customer
 from customers.models import Customer
 from customers.services import holding_open
 from decisioning.choices import Outcome, OverrideAction
 from decisioning.messaging import messages_cancel
 from decisioning.models import Contact, Decision, Message, Override, Response
+from ledger.choices import AuditKind
+from ledger.services import audit
 from offers.choices import OfferKind
 from offers.models import Offer
 

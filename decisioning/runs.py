@@ -25,8 +25,6 @@ from django.utils import timezone
 
 from campaigns.choices import CampaignKind, CampaignStatus, ChunkStatus, RunStatus
 from campaigns.models import Campaign, CampaignRun, CampaignRunChunk
-from compliance.choices import AuditKind
-from compliance.ledger import audit
 from core.actors import actor_name
 from core.channels import OUTBOUND
 from core.exceptions import ValidationFailed
@@ -39,6 +37,8 @@ from decisioning.engine.batch import NO_TIME
 from decisioning.engine.simulate import SimulationReport, summarize
 from decisioning.models import Contact, Decision, Message
 from decisioning.snapshots import LoadedSnapshot, build, current_snapshot
+from ledger.choices import AuditKind
+from ledger.services import audit
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from compliance.choices import AuditKind
-from compliance.ledger import audit_many, build_record, canonical_json
 from core.actors import actor_name, system_actor
 from core.channels import INBOUND, OUTBOUND
 from core.exceptions import Conflict, ValidationFailed
+from core.json import canonical_json
 from customers.choices import EventStatus
 from customers.identity import Resolution, customer_reference_errors, resolve_customer
 from customers.models import Customer, Event
@@ -31,6 +30,8 @@ from decisioning.choices import DecisionMode
 from decisioning.context import load_context_and_version
 from decisioning.models import Contact, Decision, Message
 from decisioning.snapshots import LoadedSnapshot, current_snapshot, snapshots
+from ledger.choices import AuditKind
+from ledger.services import audit_many, build_record
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,6 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.choices import AuditKind
-from compliance.ledger import audit
 from compliance.versioning import bump_catalog_version
 from core.exceptions import ValidationFailed
 from decisioning.batch_loader import load_batch
@@ -27,6 +25,8 @@ from decisioning.engine.fields import PRODUCT_FAMILIES
 from decisioning.engine.scoring import protected_features
 from decisioning.engine.types import PolicySpec
 from decisioning.models import PropensityModel, Response
+from ledger.choices import AuditKind
+from ledger.services import audit
 from offers.models import Product
 
 LABELLED = (Outcome.ACCEPT, Outcome.DECLINE, Outcome.DISMISS, Outcome.IMPRESSION)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from compliance.ledger import canonical_json
+from core.json import canonical_json
 
 if TYPE_CHECKING:
     from offers.models import OfferContent

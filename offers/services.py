@@ -24,8 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from compliance.choices import ApprovalSubject, AuditKind
-from compliance.ledger import audit
+from compliance.choices import ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import (
     BLOCKING,
@@ -39,6 +38,8 @@ from compliance.services import approval_submit
 from compliance.versioning import bump_catalog_version
 from core.choices import Channel
 from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from ledger.choices import AuditKind
+from ledger.services import audit
 from offers.choices import OfferKind, OfferStatus, ProductFamily
 from offers.content_hash import content_hash_of
 from offers.models import Offer, OfferContent, Product

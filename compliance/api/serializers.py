@@ -6,9 +6,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from compliance.choices import AuditKind, ConsentChannel, ConsentStatus, SuppressionScope
-from compliance.models import AuditRecord, Consent, SuppressionEntry
+from compliance.choices import ConsentChannel, ConsentStatus, SuppressionScope
+from compliance.models import Consent, SuppressionEntry
 from core.api.fields import AwareDateTimeField, JSONObjectField, text
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 
 
 def _iso(value) -> str | None:

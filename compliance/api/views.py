@@ -9,13 +9,13 @@ from compliance.api.serializers import (
     AuditRecordSerializer,
     LedgerVerificationSerializer,
 )
-from compliance.ledger import verify_ledger
 from compliance.selectors import audit_record_list
 from core.api.filters import query_dict
 from core.api.permissions import roles
 from core.api.schema import READ, errors
 from core.api.views import ApiMixin, ApiView, validated
 from core.choices import Role
+from ledger.verify import verify_ledger
 
 COMPLIANCE = roles(Role.COMPLIANCE, Role.ADMIN)
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-LEDGER_TABLES = ("compliance_auditrecord", "compliance_auditseal", "compliance_auditsealmembership")
+from ledger.triggers import DROP_FUNCTION_SQL, FUNCTION_SQL, LEDGER_TABLES, drop_sql, trigger_sql
 
 
 def install(apps, schema_editor):
@@ -19,56 +19,15 @@ def uninstall(apps, schema_editor):
             schema_editor.execute(statement)
 
 
-def trigger_sql(vendor: str, table: str) -> list[str]:
-    if vendor == "postgresql":
-        return [
-            f"""
-            CREATE TRIGGER {table}_append_only
-            BEFORE UPDATE OR DELETE OR TRUNCATE ON {table}
-            FOR EACH STATEMENT EXECUTE FUNCTION crosssell_ledger_is_append_only();
-            """
-        ]
-    if vendor == "sqlite":
-        return [
-            f"""
-            CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
-            BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only: UPDATE refused'); END;
-            """,
-            f"""
-            CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
-            BEGIN SELECT RAISE(ABORT, 'the audit ledger is append-only: DELETE refused'); END;
-            """,
-        ]
-    raise NotImplementedError(f"no append-only triggers for {vendor}")
-
-
-def drop_sql(vendor: str, table: str) -> list[str]:
-    if vendor == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};"]
-    return [
-        f"DROP TRIGGER IF EXISTS {table}_no_update;",
-        f"DROP TRIGGER IF EXISTS {table}_no_delete;",
-    ]
-
-
 def install_function(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            """
-            CREATE OR REPLACE FUNCTION crosssell_ledger_is_append_only() RETURNS trigger AS $$
-            BEGIN
-                RAISE EXCEPTION 'the audit ledger is append-only: % refused on %', TG_OP, TG_TABLE_NAME
-                    USING ERRCODE = 'insufficient_privilege';
-            END;
-            $$ LANGUAGE plpgsql;
-            """,
-            params=None,  # the body's % are PL/pgSQL format markers, not placeholders
-        )
+        # The body's % are PL/pgSQL format markers, not placeholders.
+        schema_editor.execute(FUNCTION_SQL, params=None)
 
 
 def drop_function(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS crosssell_ledger_is_append_only();")
+        schema_editor.execute(DROP_FUNCTION_SQL)
 
 
 class Migration(migrations.Migration):

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_htmx",
     "core",
+    "ledger",
     "crosssell",
     "customers",
     "compliance",
@@ -142,14 +143,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # The audit sealer: every record is sealed within seconds; a late one expires unrun.
     "seal-audit-ledger": {
-        "task": "compliance.tasks.seal_audit_ledger",
+        "task": "ledger.tasks.seal_audit_ledger",
         "schedule": 1.0,
         "options": {"expires": 10},
     },
     # Hourly, look over the whole ledger for records whose transaction outlived the
     # sealer's gap retention.
     "sweep-audit-ledger": {
-        "task": "compliance.tasks.seal_audit_ledger",
+        "task": "ledger.tasks.seal_audit_ledger",
         "schedule": 3600.0,
         "kwargs": {"full_sweep": True, "time_budget_seconds": 60.0},
     },

@@ -16,9 +16,8 @@ from django.db import models
 from campaigns.choices import CampaignStatus
 from campaigns.models import Campaign, CampaignOffer
 from campaigns.selectors import targeting_hash, targeting_payload
-from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
-from compliance.ledger import build_record
-from compliance.models import ApprovalRequest, AuditRecord
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.models import ApprovalRequest
 from compliance.prechecks import TargetedOffer, targeting_prechecks
 from decisioning.demo.campaigns import CAMPAIGNS
 from decisioning.demo.catalog import (
@@ -29,6 +28,9 @@ from decisioning.demo.catalog import (
     PRODUCTS_BY_CODE,
     channel_contents,
 )
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
+from ledger.services import build_record
 from offers.choices import OfferStatus
 from offers.content_hash import content_hash
 from offers.models import Offer, OfferContent, Product

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, User
 
-from compliance.choices import AuditKind
-from compliance.ledger import build_record
-from compliance.models import AuditRecord
 from core.choices import Channel, Role
 from core.models import ApiClient
 from crosssell.services import api_client_create
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
+from ledger.services import build_record
 
 
 @dataclass(frozen=True, slots=True)

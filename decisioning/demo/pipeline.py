@@ -254,7 +254,8 @@ def decisions_summary(ctx: DemoContext) -> None:
 
 
 def verify_audit(ctx: DemoContext) -> None:
-    from compliance.ledger import seal_all_pending, verify_ledger
+    from ledger.sealer import seal_all_pending
+    from ledger.verify import verify_ledger
 
     # No beat runs in the embedded demo, so seal what was appended, then verify it all.
     seal_all_pending(full_sweep=True, time_budget_seconds=120.0)

@@ -19,9 +19,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from compliance.choices import AuditKind
-from compliance.ledger import audit_many, build_record
-from compliance.models import AuditRecord
 from compliance.versioning import bump_catalog_version
 from core.actors import system_actor
 from core.exceptions import Conflict, ValidationFailed
@@ -36,6 +33,9 @@ from decisioning.demo.population import CHUNK_SIZE, draw_population
 from decisioning.demo.progress import Progress, Stream
 from decisioning.demo.rows import RowContext, chunk_tables
 from decisioning.demo.writer import reset_sequences, writer_for_connection
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
+from ledger.services import audit_many, build_record
 from offers.models import Product
 
 SEED_ACTOR = system_actor("seed_demo")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from compliance.ledger import seal_all_pending
-from compliance.models import AuditRecord
-from compliance.testing import ledger_triggers_dropped
+from ledger.models import AuditRecord
+from ledger.sealer import seal_all_pending
+from ledger.testing import ledger_triggers_dropped
 from offers.models import Offer
 from tests.api.conftest import error_of
 

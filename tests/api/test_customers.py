@@ -7,9 +7,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from compliance.models import AuditRecord, Consent, ErasureRequest, SuppressionEntry
+from compliance.models import Consent, ErasureRequest, SuppressionEntry
 from customers.models import Customer, Holding, IdentityLink
 from decisioning.models import Contact, Message
+from ledger.models import AuditRecord
 from tests.api.conftest import error_of
 from tests.api.test_messages import no_quiet_hours, queue_message  # noqa: F401 (fixture)
 from tests.factories import CustomerFactory

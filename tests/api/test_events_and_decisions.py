@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from compliance.models import AuditRecord
 from customers.models import Event, Holding
 from decisioning.models import Decision, Message
+from ledger.models import AuditRecord
 from tests.api.conftest import error_of
 from tests.factories import CustomerFactory, IdentityLinkFactory
 

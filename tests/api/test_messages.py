@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from campaigns.models import ContactPolicy
 from compliance.choices import ApprovalStatus
-from compliance.models import ApprovalRequest, AuditRecord, Consent, DoNotContact, SuppressionEntry
+from compliance.models import ApprovalRequest, Consent, DoNotContact, SuppressionEntry
 from customers.models import Holding, IdentityLink
 from decisioning.models import Contact, Decision, Message
+from ledger.models import AuditRecord
 from tests.api.conftest import error_of
 from tests.factories import ConsentFactory, CustomerFactory
 

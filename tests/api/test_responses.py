@@ -8,9 +8,10 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from compliance.models import AuditRecord, SuppressionEntry
+from compliance.models import SuppressionEntry
 from customers.models import Holding
 from decisioning.models import Contact, Message, Override, Response
+from ledger.models import AuditRecord
 from tests.api.conftest import error_of
 from tests.api.test_messages import no_quiet_hours, queue_message  # noqa: F401 (fixture)
 

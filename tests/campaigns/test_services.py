@@ -26,11 +26,12 @@ from campaigns.services import (
     campaign_update,
     contact_policy_update,
 )
-from compliance.choices import ApprovalSubject, AuditKind
-from compliance.models import AuditRecord
+from compliance.choices import ApprovalSubject
 from compliance.services import approval_approve, approval_reject, approval_revoke
 from compliance.versioning import current_catalog_version
 from core.exceptions import Conflict, Unprocessable, ValidationFailed
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from offers.services import (
     content_create_version,
     content_submit_for_approval,

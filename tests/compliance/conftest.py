@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pytest
 from django.db.models import Max
 
-from compliance.ledger import ZERO_HASH, seal_all_pending
-from compliance.models import AuditRecord, AuditSeal
 from compliance.prechecks import register_rule_parser
+from ledger.hashing import ZERO_HASH
+from ledger.models import AuditRecord, AuditSeal
+from ledger.sealer import seal_all_pending
 from tests.factories import persona
 
 

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
-from compliance.models import ApprovalComment, AuditRecord
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.models import ApprovalComment
 from compliance.prechecks import BLOCKING, WARNING, Finding
 from compliance.selectors import approval_list, approved_versions, is_approved, latest_approval
 from compliance.services import (
@@ -22,6 +22,8 @@ from compliance.services import (
 from compliance.signals import approval_decided
 from compliance.versioning import current_catalog_version
 from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from tests.factories import persona
 
 pytestmark = pytest.mark.django_db

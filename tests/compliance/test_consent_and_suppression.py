@@ -8,8 +8,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from compliance.choices import AuditKind, ConsentStatus
-from compliance.models import AuditRecord, Consent, DoNotContact
+from compliance.choices import ConsentStatus
+from compliance.models import Consent, DoNotContact
 from compliance.selectors import (
     active_suppressions,
     active_suppressions_for_customers,
@@ -26,6 +26,8 @@ from compliance.services import (
     suppression_lift,
 )
 from core.exceptions import Conflict, Unprocessable, ValidationFailed
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

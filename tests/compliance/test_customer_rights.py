@@ -9,9 +9,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.choices import AuditKind, ErasureStatus
-from compliance.ledger import seal_pending, verify_ledger
-from compliance.models import AuditRecord, Consent, ErasureRequest, SuppressionEntry
+from compliance.choices import ErasureStatus
+from compliance.models import Consent, ErasureRequest, SuppressionEntry
 from compliance.selectors import audit_record_list, consents_for_customer
 from compliance.services import consent_set
 from core.exceptions import Conflict, ValidationFailed
@@ -19,6 +18,10 @@ from customers.models import Customer, Event, IdentityLink
 from customers.services import customer_upsert
 from decisioning.customer_rights import consent_change, customer_erase, do_not_contact_change
 from decisioning.models import Contact, Decision, Message
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
+from ledger.sealer import seal_pending
+from ledger.verify import verify_ledger
 from tests.factories import CustomerFactory, IdentityLinkFactory, OfferContentFactory, OfferFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,25 +15,17 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.choices import AuditKind
-from compliance.export import COLUMNS, export_csv, export_jsonl
-from compliance.ledger import (
-    HASHED_FIELDS,
-    audit,
-    audit_many,
-    build_record,
-    record_hash_of,
-    records_hash_of,
-    seal_all_pending,
-    seal_hash_of,
-    seal_pending,
-    verify_ledger,
-)
-from compliance.models import AuditRecord, AuditSealerState, AuditSealMembership
 from compliance.selectors import audit_record_list
-from compliance.tasks import seal_audit_ledger
-from compliance.testing import LEDGER_TABLES, ledger_triggers_dropped
 from customers.pseudonyms import pseudonym_for
+from ledger.choices import AuditKind
+from ledger.export import COLUMNS, export_csv, export_jsonl
+from ledger.hashing import HASHED_FIELDS, record_hash_of, records_hash_of, seal_hash_of
+from ledger.models import AuditRecord, AuditSealerState, AuditSealMembership
+from ledger.sealer import seal_all_pending, seal_pending
+from ledger.services import audit, audit_many, build_record
+from ledger.tasks import seal_audit_ledger
+from ledger.testing import LEDGER_TABLES, ledger_triggers_dropped
+from ledger.verify import verify_ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -620,7 +612,7 @@ def test_export_streams_in_constant_memory():
 
 
 def test_sealing_stragglers_splits_the_gaps_they_fill():
-    from compliance.ledger import _subtract_sealed
+    from ledger.sealer import _subtract_sealed
 
     gaps = [[10, 20, 1.0], [30, 30, 2.0]]
     assert _subtract_sealed(gaps, [10, 15, 30]) == [[11, 14, 1.0], [16, 20, 1.0]]
@@ -629,7 +621,7 @@ def test_sealing_stragglers_splits_the_gaps_they_fill():
 
 @given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=200, unique=True))
 def test_many_gaps_are_queried_as_at_most_32_ranges_covering_them_all(starts):
-    from compliance.ledger import MAX_GAP_RANGES_PER_QUERY, _query_ranges
+    from ledger.sealer import MAX_GAP_RANGES_PER_QUERY, _query_ranges
 
     gaps = [[start * 10, start * 10 + start % 5, 0.0] for start in starts]
     ranges = _query_ranges(gaps)

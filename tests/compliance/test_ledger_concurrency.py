@@ -10,9 +10,11 @@ import pytest
 from django.db import connections, transaction
 from django.db.models import Sum
 
-from compliance.choices import AuditKind
-from compliance.ledger import audit, seal_all_pending, seal_pending, verify_ledger
-from compliance.models import AuditSealMembership
+from ledger.choices import AuditKind
+from ledger.models import AuditSealMembership
+from ledger.sealer import seal_all_pending, seal_pending
+from ledger.services import audit
+from ledger.verify import verify_ledger
 
 WRITERS = 4
 TRANSACTIONS_PER_WRITER = 150

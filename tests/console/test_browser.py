@@ -13,7 +13,7 @@ import pytest
 from django.db import connections
 from django.test import TransactionTestCase
 
-from compliance.testing import ledger_triggers_dropped
+from ledger.testing import ledger_triggers_dropped
 from tests.console.browser import Browser, find_chromium
 from tests.console.conftest import build_bank
 from tests.factories import UserFactory

@@ -8,9 +8,10 @@ import json
 from django.urls import reverse
 
 from compliance.choices import ApprovalStatus
-from compliance.ledger import seal_all_pending
-from compliance.models import AuditRecord, SuppressionEntry
+from compliance.models import SuppressionEntry
 from customers.pseudonyms import pseudonym_for
+from ledger.models import AuditRecord
+from ledger.sealer import seal_all_pending
 from offers import services as offer_services
 from tests.console.builders import pending_content_approval
 from tests.factories import persona

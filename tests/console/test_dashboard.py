@@ -7,9 +7,9 @@ import datetime
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance.ledger import seal_all_pending
 from crosssell.models import WorkerHeartbeat
 from crosssell.views import bank_today_start
+from ledger.sealer import seal_all_pending
 from tests.console.builders import make_decision, pending_content_approval
 from tests.factories import CustomerFactory
 

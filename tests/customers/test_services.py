@@ -5,12 +5,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 
-from compliance.choices import AuditKind
-from compliance.models import AuditRecord
 from core.exceptions import Conflict, Unprocessable, ValidationFailed
-from customers import services
 from customers.models import Customer, Holding
 from customers.pseudonyms import pseudonym_for
 from customers.selectors import customer_get, customer_profile, customer_was_erased, open_holdings
@@ -21,6 +17,8 @@ from customers.services import (
     holding_open,
     identity_link_add,
 )
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -181,11 +179,13 @@ def test_profile_selector_loads_holdings_and_identities_in_three_queries(django_
     assert codes == ["A", "B"] and links == []
 
 
-def test_writes_fail_loudly_without_an_audit_sink():
-    previous = services.install_audit_sink(None)
-    try:
-        with pytest.raises(ImproperlyConfigured):
-            customer_upsert(actor="api:web", external_id="C-NOAUDIT", profile={})
-    finally:
-        services.install_audit_sink(previous)
+def test_a_write_whose_audit_row_fails_is_not_kept(monkeypatch):
+    from ledger import services as ledger_services
+
+    def refuse(record):
+        raise RuntimeError("ledger unavailable")
+
+    monkeypatch.setattr(ledger_services, "_insert", refuse)
+    with pytest.raises(RuntimeError):
+        customer_upsert(actor="api:web", external_id="C-NOAUDIT", profile={})
     assert not Customer.objects.filter(external_id="C-NOAUDIT").exists()

@@ -2,12 +2,12 @@ import datetime
 
 import pytest
 
-from compliance.models import AuditRecord
 from core.exceptions import Conflict, ValidationFailed
 from customers.models import Event
 from decisioning import services
 from decisioning.models import Contact, Decision, Message
 from decisioning.snapshots import snapshots
+from ledger.models import AuditRecord
 from tests.decisioning.catalog import add_content, small_bank
 from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
 

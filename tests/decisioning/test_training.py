@@ -3,7 +3,6 @@ import datetime
 import numpy as np
 import pytest
 
-from compliance.models import AuditRecord
 from core.exceptions import ValidationFailed
 from customers.models import Customer
 from customers.pseudonyms import pseudonym_for
@@ -11,6 +10,7 @@ from decisioning import services
 from decisioning.models import PropensityModel, Response
 from decisioning.snapshots import snapshots
 from decisioning.training import model_train
+from ledger.models import AuditRecord
 from tests.decisioning.catalog import small_bank
 
 pytestmark = pytest.mark.django_db

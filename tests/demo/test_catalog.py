@@ -11,8 +11,8 @@ import pytest
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign
 from campaigns.selectors import targeting_is_approved
-from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
-from compliance.models import ApprovalRequest, AuditRecord
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.models import ApprovalRequest
 from compliance.prechecks import content_prechecks, sms_length, sms_text
 from core.choices import Channel
 from decisioning.demo.catalog import OFFERS, all_contents
@@ -20,6 +20,8 @@ from decisioning.demo.ground_truth import GROUND_TRUTH
 from decisioning.demo.seed import SEED_ACTOR
 from decisioning.engine.features import parse_feature
 from decisioning.engine.rules import parse_rule, protected_fields_used
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from offers.choices import OfferKind, ProductFamily
 from offers.content_hash import content_hash_of
 from offers.models import Offer, OfferContent, Product

@@ -6,12 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from compliance.choices import ApprovalStatus, ApprovalSubject, AuditKind
-from compliance.models import AuditRecord
+from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.selectors import is_approved
 from compliance.services import approval_approve
 from compliance.versioning import current_catalog_version
 from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from offers.content_hash import content_hash_of
 from offers.selectors import (
     active_offers_with_channels,

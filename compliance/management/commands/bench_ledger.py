@@ -16,9 +16,11 @@ from contextlib import nullcontext
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, transaction
 
-from compliance.choices import AuditKind
-from compliance.ledger import audit, seal_all_pending, verify_ledger
-from compliance.models import AuditRecord, AuditSeal
+from ledger.choices import AuditKind
+from ledger.models import AuditRecord, AuditSeal
+from ledger.sealer import seal_all_pending
+from ledger.services import audit
+from ledger.verify import verify_ledger
 
 
 def _append_worker(index: int, count: int, batch: int, start, results) -> None:

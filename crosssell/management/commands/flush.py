@@ -8,7 +8,7 @@ from unittest import mock
 
 from django.core.management.commands import flush as django_flush
 
-from compliance.models import AuditRecord, AuditSeal, AuditSealMembership
+from ledger.models import AuditRecord, AuditSeal, AuditSealMembership
 
 LEDGER_TABLES = frozenset(
     model._meta.db_table for model in (AuditRecord, AuditSeal, AuditSealMembership)

@@ -7,9 +7,9 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
-from compliance.choices import AuditKind
-from compliance.export import FORMATS, export_stream
 from compliance.selectors import audit_record_list
+from ledger.choices import AuditKind
+from ledger.export import FORMATS, export_stream
 
 
 def _moment(value: str | None, name: str) -> datetime.datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.ledger import DEFAULT_SEAL_BATCH, seal_all_pending
+from ledger.sealer import DEFAULT_SEAL_BATCH, seal_all_pending
 
 
 class Command(BaseCommand):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from compliance.ledger import DEFAULT_SEAL_BATCH, seal_all_pending
+from ledger.sealer import DEFAULT_SEAL_BATCH, seal_all_pending
 
 
 @shared_task(
-    name="compliance.tasks.seal_audit_ledger",
+    name="ledger.tasks.seal_audit_ledger",
     ignore_result=True,
     acks_late=True,
     autoretry_for=(OperationalError,),

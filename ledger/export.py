@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db.models import F, QuerySet
 
-from compliance.ledger import canonical_json
-from compliance.models import AuditRecord
+from core.json import canonical_json
+from ledger.models import AuditRecord
 
 COLUMNS = (
     "seq",

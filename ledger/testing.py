@@ -1,6 +1,6 @@
 """Test support for the append-only ledger: drop and reinstall its triggers.
 
-The triggers (installed by migration 0002) make the database refuse UPDATE, DELETE and
+The triggers (``ledger.triggers``, installed by migration ``compliance/0002``) make the database refuse UPDATE, DELETE and
 TRUNCATE on the ledger tables. Two kinds of test need them out of the way for a moment:
 tamper tests (which must alter a stored record to prove verification notices), and
 transactional tests, whose teardown empties every table. Never call these outside tests.
@@ -8,22 +8,20 @@ transactional tests, whose teardown empties every table. Never call these outsid
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection as default_connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-_migration = importlib.import_module("compliance.migrations.0002_ledger_is_append_only")
-LEDGER_TABLES: tuple[str, ...] = _migration.LEDGER_TABLES
+from ledger.triggers import LEDGER_TABLES, drop_sql, trigger_sql
 
 
 def drop_ledger_triggers(connection: BaseDatabaseWrapper | None = None) -> None:
     connection = connection or default_connection
     with connection.cursor() as cursor:
         for table in LEDGER_TABLES:
-            for statement in _migration.drop_sql(connection.vendor, table):
+            for statement in drop_sql(connection.vendor, table):
                 cursor.execute(statement)
 
 
@@ -32,7 +30,7 @@ def install_ledger_triggers(connection: BaseDatabaseWrapper | None = None) -> No
     drop_ledger_triggers(connection)
     with connection.cursor() as cursor:
         for table in LEDGER_TABLES:
-            for statement in _migration.trigger_sql(connection.vendor, table):
+            for statement in trigger_sql(connection.vendor, table):
                 cursor.execute(statement)
 
 

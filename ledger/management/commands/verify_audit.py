@@ -6,7 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.ledger import seal_all_pending, verify_ledger
+from ledger.sealer import seal_all_pending
+from ledger.verify import verify_ledger
 
 
 class Command(BaseCommand):

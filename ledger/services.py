@@ -1,0 +1,90 @@
+"""Appending to the audit ledger: ``audit()`` inside the transaction of the write it
+describes, or ``build_record`` + ``audit_many`` for bulk appends.
+
+Appending takes no ledger-wide lock, so the hot path never waits on the ledger; only the
+sealer (``ledger.sealer``) is serialised.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections, router
+from django.utils import timezone
+
+from core.actors import actor_name
+from core.request_context import current_request_id
+from ledger.hashing import HASHED_FIELDS, _normalise, _text, record_hash_of
+from ledger.models import AuditRecord
+
+
+def build_record(
+    *,
+    kind: str,
+    action: str,
+    actor: Any,
+    object_type: str = "",
+    object_id: Any = "",
+    object_repr: str = "",
+    customer_ref: str = "",
+    channel: str = "",
+    data: dict | None = None,
+    at: datetime | None = None,
+) -> AuditRecord:
+    """An unsaved record with its hash; use for bulk appends."""
+    fields: dict[str, Any] = {
+        "created_at": (at or timezone.now()).astimezone(UTC),
+        "kind": kind,
+        "action": action,
+        "actor": _text(actor_name(actor)),
+        "request_id": current_request_id(),
+        "object_type": object_type,
+        "object_id": _text(str(object_id)) if object_id != "" else "",
+        "object_repr": _text(object_repr[:200]),
+        "customer_ref": customer_ref,
+        "channel": channel,
+        "data": _normalise(data or {}),
+    }
+    return AuditRecord(record_hash=record_hash_of(fields), **fields)
+
+
+def audit(**kwargs: Any) -> AuditRecord:
+    """Append one record. Call inside the transaction of the write it describes."""
+    record = build_record(**kwargs)
+    _insert(record)
+    return record
+
+
+_INSERT_COLUMNS = (*HASHED_FIELDS, "record_hash")
+_insert_sql: dict[str, str] = {}
+
+
+def _insert(record: AuditRecord) -> None:
+    """``record.save(force_insert=True)`` without the ORM's per-call query compilation:
+    one prepared INSERT ... RETURNING seq. This is the hot path of every release."""
+    connection_ = connections[router.db_for_write(AuditRecord)]
+    sql = _insert_sql.get(connection_.alias)
+    returning = connection_.features.can_return_columns_from_insert
+    if sql is None:
+        quote = connection_.ops.quote_name
+        columns = ", ".join(quote(AuditRecord._meta.get_field(n).column) for n in _INSERT_COLUMNS)
+        placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
+        sql = f"INSERT INTO {quote(AuditRecord._meta.db_table)} ({columns}) VALUES ({placeholders})"
+        if returning:
+            sql += f" RETURNING {quote(AuditRecord._meta.pk.column)}"
+        _insert_sql[connection_.alias] = sql
+    params = [
+        AuditRecord._meta.get_field(name).get_db_prep_save(getattr(record, name), connection_)
+        for name in _INSERT_COLUMNS
+    ]
+    with connection_.cursor() as cursor:
+        cursor.execute(sql, params)
+        record.seq = cursor.fetchone()[0] if returning else cursor.lastrowid
+    record._state.adding = False
+    record._state.db = connection_.alias
+
+
+def audit_many(records: list[AuditRecord]) -> None:
+    if records:
+        AuditRecord.objects.bulk_create(records, batch_size=1000)
