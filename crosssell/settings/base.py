@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "offers",
     "campaigns",
     "decisioning",
+    "demo",
 ]
 
 MIDDLEWARE = [

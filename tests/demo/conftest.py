@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.db import transaction
 
-from decisioning.demo.seed import SeedOptions, SeedResult, seed_demo_bank
+from demo.seed import SeedOptions, SeedResult, seed_demo_bank
 
 AS_OF = datetime.date(2025, 6, 1)
 SHARED_CUSTOMERS = 3_000

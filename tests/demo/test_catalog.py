@@ -15,11 +15,11 @@ from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import content_prechecks, sms_length, sms_text
 from core.choices import Channel
-from decisioning.demo.catalog import OFFERS, all_contents
-from decisioning.demo.ground_truth import GROUND_TRUTH
-from decisioning.demo.seed import SEED_ACTOR
 from decisioning.engine.features import parse_feature
 from decisioning.engine.rules import parse_rule, protected_fields_used
+from demo.catalog import OFFERS, all_contents
+from demo.ground_truth import GROUND_TRUTH
+from demo.seed import SEED_ACTOR
 from ledger.choices import AuditKind
 from ledger.models import AuditRecord
 from offers.choices import OfferKind, ProductFamily

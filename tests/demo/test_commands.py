@@ -12,14 +12,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from decisioning.demo.pipeline import (
+from demo.pipeline import (
     DemoContext,
     DemoOptions,
     DemoStep,
     run_steps,
     summary_lines,
 )
-from decisioning.demo.progress import Progress
+from demo.progress import Progress
 from tests.demo.conftest import AS_OF
 from tests.factories import CustomerFactory
 

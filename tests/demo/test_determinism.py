@@ -13,8 +13,8 @@ from campaigns.models import Campaign, CampaignOffer
 from compliance.models import ApprovalRequest, Consent, DoNotContact
 from core.models import ApiClient
 from customers.models import Customer, Holding, IdentityLink
-from decisioning.demo.seed import SeedOptions, seed_demo_bank
 from decisioning.models import Response
+from demo.seed import SeedOptions, seed_demo_bank
 from ledger.models import AuditRecord
 from offers.models import Offer, OfferContent, Product
 from tests.demo.conftest import AS_OF

@@ -19,9 +19,9 @@ from customers.choices import IdentifierType, LinkMethod
 from customers.models import Customer, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for
 from decisioning.choices import Outcome
-from decisioning.demo.catalog import CURRENT_ACCOUNT
-from decisioning.demo.population import ABROAD_TIME_ZONES, REGIONS
 from decisioning.models import Response
+from demo.catalog import CURRENT_ACCOUNT
+from demo.population import ABROAD_TIME_ZONES, REGIONS
 from offers.choices import ProductFamily
 from offers.models import Product
 from tests.demo.conftest import AS_OF, SHARED_CUSTOMERS

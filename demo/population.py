@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from customers.choices import IncomeBand, RiskBand
-from decisioning.demo.catalog import CORE_PRODUCTS, CURRENT_ACCOUNT, DEBIT_CARD, PRODUCTS
+from demo.catalog import CORE_PRODUCTS, CURRENT_ACCOUNT, DEBIT_CARD, PRODUCTS
 
 CHUNK_SIZE = 10_000
 DAYS_PER_YEAR = 365.25

@@ -23,16 +23,16 @@ from compliance.versioning import bump_catalog_version
 from core.actors import system_actor
 from core.exceptions import Conflict, ValidationFailed
 from customers.models import Customer
-from decisioning.demo.catalog import BANK_NAME
-from decisioning.demo.columns import PopulationColumns
-from decisioning.demo.consents import draw_consents
-from decisioning.demo.history import draw_history
-from decisioning.demo.install import install_campaigns, install_catalog
-from decisioning.demo.people import CHECKER, MAKER, ensure_channel_clients, ensure_demo_users
-from decisioning.demo.population import CHUNK_SIZE, draw_population
-from decisioning.demo.progress import Progress, Stream
-from decisioning.demo.rows import RowContext, chunk_tables
-from decisioning.demo.writer import reset_sequences, writer_for_connection
+from demo.catalog import BANK_NAME
+from demo.columns import PopulationColumns
+from demo.consents import draw_consents
+from demo.history import draw_history
+from demo.install import install_campaigns, install_catalog
+from demo.people import CHECKER, MAKER, ensure_channel_clients, ensure_demo_users
+from demo.population import CHUNK_SIZE, draw_population
+from demo.progress import Progress, Stream
+from demo.rows import RowContext, chunk_tables
+from demo.writer import reset_sequences, writer_for_connection
 from ledger.choices import AuditKind
 from ledger.models import AuditRecord
 from ledger.services import audit_many, build_record

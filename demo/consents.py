@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compliance.choices import ConsentChannel
-from decisioning.demo.population import Population
+from demo.population import Population
 
 NONE, GRANTED, REVOKED = 0, 1, 2
 

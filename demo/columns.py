@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from decisioning.demo.population import Population, held_families
+from demo.population import Population, held_families
 
 
 class PopulationColumns:

@@ -20,16 +20,16 @@ from core.choices import Channel
 from customers.choices import IdentifierType, LinkMethod
 from customers.models import Customer, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for
-from decisioning.demo import consents as consent_codes
-from decisioning.demo.catalog import CORE_PRODUCTS, DEBIT_CARD, PRODUCTS_BY_CODE
-from decisioning.demo.consents import (
+from decisioning.models import Response
+from demo import consents as consent_codes
+from demo.catalog import CORE_PRODUCTS, DEBIT_CARD, PRODUCTS_BY_CODE
+from demo.consents import (
     CONSENT_SOURCES,
     DO_NOT_CONTACT_REASONS,
     ConsentDraw,
 )
-from decisioning.demo.history import CHANNELS, OUTCOMES, HistoryDraw, history_offers
-from decisioning.demo.population import Population
-from decisioning.models import Response
+from demo.history import CHANNELS, OUTCOMES, HistoryDraw, history_offers
+from demo.population import Population
 from offers.choices import ProductFamily
 
 SEED_SOURCE = "seed_demo"

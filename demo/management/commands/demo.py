@@ -6,16 +6,16 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from decisioning.demo.pipeline import (
+from demo.management.commands.seed_demo import parse_as_of
+from demo.pipeline import (
     DemoContext,
     DemoOptions,
     login_lines,
     run_steps,
     summary_lines,
 )
-from decisioning.demo.progress import CommandStream
-from decisioning.demo.seed import DEFAULT_CUSTOMERS, DEFAULT_SEED, bank_today
-from decisioning.management.commands.seed_demo import parse_as_of
+from demo.progress import CommandStream
+from demo.seed import DEFAULT_CUSTOMERS, DEFAULT_SEED, bank_today
 
 HOST = "127.0.0.1"
 

@@ -19,8 +19,8 @@ from campaigns.selectors import targeting_hash, targeting_payload
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import TargetedOffer, targeting_prechecks
-from decisioning.demo.campaigns import CAMPAIGNS
-from decisioning.demo.catalog import (
+from demo.campaigns import CAMPAIGNS
+from demo.catalog import (
     CONTENT_VERSION,
     OFFERS,
     OFFERS_BY_CODE,

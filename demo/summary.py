@@ -14,10 +14,10 @@ from core.choices import Channel, Role
 from core.models import ApiClient
 from customers.models import Customer, Holding
 from decisioning.choices import Outcome
-from decisioning.demo.catalog import BANK_NAME
-from decisioning.demo.people import DEMO_LOGINS, api_client_name
-from decisioning.demo.seed import SeedResult
 from decisioning.models import Response
+from demo.catalog import BANK_NAME
+from demo.people import DEMO_LOGINS, api_client_name
+from demo.seed import SeedResult
 from offers.choices import OfferKind, ProductFamily
 from offers.models import Offer, Product
 

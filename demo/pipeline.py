@@ -33,10 +33,10 @@ from django.db.migrations.executor import MigrationExecutor
 
 from core.exceptions import ApplicationError
 from customers.models import Customer
-from decisioning.demo.people import DEMO_LOGINS
-from decisioning.demo.progress import Progress
-from decisioning.demo.seed import SeedOptions, SeedResult, seed_demo_bank
-from decisioning.demo.summary import bank_summary, format_bank_summary
+from demo.people import DEMO_LOGINS
+from demo.progress import Progress
+from demo.seed import SeedOptions, SeedResult, seed_demo_bank
+from demo.summary import bank_summary, format_bank_summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +155,8 @@ def run_weekly_batch(ctx: DemoContext) -> None:
 def replay_signals(ctx: DemoContext) -> None:
     from django.utils import timezone
 
-    from decisioning.demo.activity import journey_stream, signal_stream
     from decisioning.services import absence_triggers_fire, event_ingest
+    from demo.activity import journey_stream, signal_stream
 
     # Anchored to the minute: a re-run within it replays the same events, as duplicates.
     now = timezone.now().replace(second=0, microsecond=0)

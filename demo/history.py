@@ -18,11 +18,11 @@ import numpy as np
 
 from core.choices import Channel
 from decisioning.choices import Outcome
-from decisioning.demo.catalog import OFFERS, PRODUCTS_BY_CODE, OfferDef
-from decisioning.demo.columns import PopulationColumns
-from decisioning.demo.consents import ConsentDraw
-from decisioning.demo.ground_truth import GROUND_TRUTH, acceptance_probability
 from decisioning.engine.rules import parse_rule
+from demo.catalog import OFFERS, PRODUCTS_BY_CODE, OfferDef
+from demo.columns import PopulationColumns
+from demo.consents import ConsentDraw
+from demo.ground_truth import GROUND_TRUTH, acceptance_probability
 from offers.choices import OfferKind
 
 HISTORY_DAYS = 180

@@ -7,15 +7,15 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.exceptions import ApplicationError
-from decisioning.demo.progress import CommandStream
-from decisioning.demo.seed import (
+from demo.progress import CommandStream
+from demo.seed import (
     DEFAULT_CUSTOMERS,
     DEFAULT_SEED,
     SeedOptions,
     bank_today,
     seed_demo_bank,
 )
-from decisioning.demo.summary import seed_report
+from demo.summary import seed_report
 
 
 def parse_as_of(value: str) -> datetime.date:

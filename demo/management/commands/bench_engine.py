@@ -30,7 +30,9 @@ from campaigns.models import Campaign, CampaignOffer, CampaignRun
 from compliance.versioning import bump_catalog_version
 from customers.models import Customer
 from decisioning import engine, runs, services
-from decisioning.benchmarks import (
+from decisioning.models import Decision
+from decisioning.snapshots import current_snapshot
+from demo.benchmarks import (
     BENCH_PREFIX,
     Timing,
     install_bench_catalog,
@@ -38,8 +40,6 @@ from decisioning.benchmarks import (
     percentile,
     time_calls,
 )
-from decisioning.models import Decision
-from decisioning.snapshots import current_snapshot
 from offers.models import Offer
 
 REALTIME_CODE = "BENCH_REALTIME"
