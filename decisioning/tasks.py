@@ -3,7 +3,9 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from decisioning import runs, services
+from decisioning.runs.batch import run_chunk_execute
+from decisioning.signals.journeys import absence_triggers_fire
+from decisioning.signals.process import event_process
 
 
 @shared_task(
@@ -15,7 +17,7 @@ from decisioning import runs, services
     ignore_result=True,
 )
 def process_event(event_pk: int) -> None:
-    services.event_process(event_pk=event_pk)
+    event_process(event_pk=event_pk)
 
 
 @shared_task(
@@ -27,16 +29,16 @@ def process_event(event_pk: int) -> None:
     ignore_result=True,
 )
 def run_chunk(chunk_pk: int) -> None:
-    runs.run_chunk_execute(chunk_pk=chunk_pk)
+    run_chunk_execute(chunk_pk=chunk_pk)
 
 
 @shared_task(name="decisioning.absence_triggers", acks_late=True, ignore_result=True)
 def absence_triggers() -> None:
-    services.absence_triggers_fire()
+    absence_triggers_fire()
 
 
 @shared_task(name="decisioning.train_models", acks_late=True, ignore_result=True, time_limit=3600)
 def train_models() -> None:
-    from decisioning.training import models_train_all
+    from decisioning.feedback.training import models_train_all
 
     models_train_all(actor="system:train_models")

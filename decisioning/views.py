@@ -30,10 +30,12 @@ from core.htmx import render_page, wants_partial
 from core.paging import keyset_by_time, page_of
 from core.permissions import has_role, role_required
 from customers.models import Customer, Event, IdentityLink
-from decisioning import customer_rights, runs
 from decisioning.engine.rules import RuleError, parse_rule, protected_fields_used
 from decisioning.filtersets import DecisionFilterSet
 from decisioning.models import Contact, Decision, Message, Response
+from decisioning.rights import consent as rights
+from decisioning.rights import erasure as rights_erasure
+from decisioning.runs import batch, simulate
 from offers.models import Product
 
 PAGE_SIZE = 50
@@ -309,7 +311,7 @@ def consent_change(request: HttpRequest, external_id: str) -> HttpResponse:
     saved = ""
     if form.is_valid():
         try:
-            change = customer_rights.consent_change(
+            change = rights.consent_change(
                 actor=request.user,
                 customer=customer,
                 channel=form.cleaned_data["channel"],
@@ -357,7 +359,7 @@ def do_not_contact(request: HttpRequest, external_id: str) -> HttpResponse:
                 )
                 messages.success(request, "Do-not-contact lifted.")
             else:
-                change = customer_rights.do_not_contact_change(
+                change = rights.do_not_contact_change(
                     actor=request.user, customer=customer, reason=reason, source="console"
                 )
                 messages.success(
@@ -381,7 +383,7 @@ def erasure_list(request: HttpRequest) -> HttpResponse:
                 form.add_error("external_id", "No customer has this id (erased already?).")
             else:
                 try:
-                    erasure = customer_rights.customer_erase(actor=request.user, customer=customer)
+                    erasure = rights_erasure.customer_erase(actor=request.user, customer=customer)
                 except ApplicationError as error:
                     add_service_error(form, error)
                 else:
@@ -409,7 +411,7 @@ def erasure_list(request: HttpRequest) -> HttpResponse:
 def run_start(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
-        run = runs.campaign_run_start(
+        run = batch.campaign_run_start(
             actor=request.user, campaign=campaign, shadow=request.POST.get("shadow") == "1"
         )
     except ApplicationError as error:
@@ -425,7 +427,7 @@ def campaign_simulate(request: HttpRequest, pk: int) -> HttpResponse:
     """Audience size, suppression funnel and expected conversions; stores nothing."""
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
-        report = runs.campaign_simulate(campaign=campaign)
+        report = simulate.campaign_simulate(campaign=campaign)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("campaigns:campaign_detail", pk=pk)

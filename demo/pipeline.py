@@ -119,7 +119,7 @@ def seed_if_empty(ctx: DemoContext) -> None:
 
 
 def train_models(ctx: DemoContext) -> None:
-    from decisioning.training import models_train_all
+    from decisioning.feedback.training import models_train_all
 
     outcome = models_train_all(actor=DEMO_ACTOR)
     trained = [
@@ -131,7 +131,7 @@ def train_models(ctx: DemoContext) -> None:
 
 def run_weekly_batch(ctx: DemoContext) -> None:
     from campaigns.models import Campaign
-    from decisioning.runs import campaign_run_start, run_chunk_execute
+    from decisioning.runs.batch import campaign_run_start, run_chunk_execute
 
     campaign = Campaign.objects.filter(code=WEEKLY_BATCH, status="running").first()
     if campaign is None:
@@ -155,7 +155,8 @@ def run_weekly_batch(ctx: DemoContext) -> None:
 def replay_signals(ctx: DemoContext) -> None:
     from django.utils import timezone
 
-    from decisioning.services import absence_triggers_fire, event_ingest
+    from decisioning.signals.ingest import event_ingest
+    from decisioning.signals.journeys import absence_triggers_fire
     from demo.activity import journey_stream, signal_stream
 
     # Anchored to the minute: a re-run within it replays the same events, as duplicates.
@@ -184,7 +185,7 @@ def replay_signals(ctx: DemoContext) -> None:
 
 
 def present_customers(ctx: DemoContext) -> None:
-    from decisioning.services import decide_inbound
+    from decisioning.decisions.inbound import decide_inbound
 
     people = list(
         Customer.objects.filter(erased_at__isnull=True).order_by("pk")[

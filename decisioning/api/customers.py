@@ -33,13 +33,10 @@ from customers.api.serializers import (
 )
 from customers.models import Customer
 from customers.selectors import customer_get
-from decisioning.customer_rights import consent_change, customer_erase
-from decisioning.customers_api import (
-    customer_overview,
-    customer_put,
-    earlier_erasure,
-    identity_add,
-)
+from decisioning.rights.consent import consent_change
+from decisioning.rights.erasure import customer_erase
+from decisioning.selectors import customer_overview, earlier_erasure
+from decisioning.signals.identity import customer_put, identity_add
 
 # The bank's customer id as it may appear in a path: 1-64 characters, no slash, no NUL,
 # no surrounding whitespace, and not an erased customer's placeholder.

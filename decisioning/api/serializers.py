@@ -24,8 +24,8 @@ from core.choices import Channel
 from customers.api.fields import CustomerReferenceField
 from customers.choices import EventStatus
 from decisioning.choices import DecisionMode, MessageStatus, Outcome, OverrideAction
-from decisioning.messaging import MAX_LEASE, MAX_LEASE_SECONDS
 from decisioning.models import Decision, Message, Override, Response
+from decisioning.outbound.lease import MAX_LEASE, MAX_LEASE_SECONDS
 
 
 def _iso(value) -> str | None:

@@ -35,10 +35,13 @@ from decisioning.api.serializers import (
     ResponseInputSerializer,
     ResponseSerializer,
 )
-from decisioning.messaging import message_ack, messages_lease
+from decisioning.decisions.inbound import decide_inbound
+from decisioning.feedback.overrides import override_record
+from decisioning.feedback.responses import response_record
 from decisioning.models import Decision, Message
-from decisioning.responses import override_record, response_record
-from decisioning.services import decide_inbound, event_ingest
+from decisioning.outbound.ack import message_ack
+from decisioning.outbound.lease import messages_lease
+from decisioning.signals.ingest import event_ingest
 
 
 def decision_channels(decision: Decision) -> set[str]:

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from crosssell.services import api_client_create
-from decisioning.snapshots import snapshots
+from decisioning.decisions.snapshots import snapshots
 from tests.decisioning.catalog import small_bank
 from tests.factories import ConsentFactory, CustomerFactory
 

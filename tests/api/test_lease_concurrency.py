@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 
 from campaigns.models import ContactPolicy
-from decisioning.messaging import messages_lease
 from decisioning.models import Message
+from decisioning.outbound.lease import messages_lease
 from tests.api.test_messages import queue_message
 from tests.decisioning.catalog import small_bank
 from tests.factories import ConsentFactory, CustomerFactory

@@ -16,8 +16,9 @@ from compliance.services import consent_set
 from core.exceptions import Conflict, ValidationFailed
 from customers.models import Customer, Event, IdentityLink
 from customers.services import customer_upsert
-from decisioning.customer_rights import consent_change, customer_erase, do_not_contact_change
 from decisioning.models import Contact, Decision, Message
+from decisioning.rights.consent import consent_change, do_not_contact_change
+from decisioning.rights.erasure import customer_erase
 from ledger.choices import AuditKind
 from ledger.models import AuditRecord
 from ledger.sealer import seal_pending

@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import CampaignRun
-from decisioning import runs, services
 from decisioning.models import Decision, Message
+from decisioning.runs.batch import campaign_run_start
+from decisioning.signals.ingest import event_ingest
 from tests.decisioning.catalog import small_bank, weekly_batch
 from tests.factories import ConsentFactory, CustomerFactory
 
@@ -28,7 +29,7 @@ def test_event_is_decided_by_a_worker_and_queues_one_message(integration_service
     bank = small_bank()
     customer = CustomerFactory()
     ConsentFactory(customer=customer, channel="push")
-    ingested = services.event_ingest(
+    ingested = event_ingest(
         actor="api:test",
         event_id="int-1",
         type="payment_failed",
@@ -51,7 +52,7 @@ def test_batch_run_chunks_are_processed_by_workers(integration_services):
     people = CustomerFactory.create_batch(40)
     for person in people:
         ConsentFactory(customer=person, channel="email")
-    run = runs.campaign_run_start(actor="user:maria", campaign=campaign, chunk_size=10)
+    run = campaign_run_start(actor="user:maria", campaign=campaign, chunk_size=10)
     done = _wait_for(
         lambda: CampaignRun.objects.filter(pk=run.pk, status="completed").first(), seconds=60
     )

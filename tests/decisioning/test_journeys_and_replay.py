@@ -3,9 +3,12 @@ import datetime
 import pytest
 
 from customers.models import Event
-from decisioning import services
+from decisioning.decisions.inbound import decide_inbound
+from decisioning.decisions.replay import decision_replay
+from decisioning.decisions.snapshots import snapshots
 from decisioning.models import Decision, Message
-from decisioning.snapshots import snapshots
+from decisioning.signals.ingest import event_ingest
+from decisioning.signals.journeys import absence_triggers_fire
 from tests.decisioning.catalog import activation_journey, small_bank
 from tests.factories import ConsentFactory, CustomerFactory
 
@@ -43,8 +46,8 @@ def test_card_issued_and_not_activated_in_seven_days_fires_the_nudge_once(journe
     customer = CustomerFactory()
     ConsentFactory(customer=customer, channel="email")
     issued = _event(customer, "issued-1", "card_issued", days_ago=8)
-    assert services.absence_triggers_fire(now=NOW) == 1
-    assert services.absence_triggers_fire(now=NOW) == 0
+    assert absence_triggers_fire(now=NOW) == 1
+    assert absence_triggers_fire(now=NOW) == 0
     decision = Decision.objects.get(event=issued, campaign=journey)
     assert decision.mode == "absence"
     assert Message.objects.filter(decision=decision).count() == 1
@@ -55,13 +58,13 @@ def test_activation_within_the_window_stops_the_journey(journey):
     ConsentFactory(customer=customer, channel="email")
     _event(customer, "issued-2", "card_issued", days_ago=8)
     _event(customer, "activated-2", "card_activated", days_ago=6)
-    assert services.absence_triggers_fire(now=NOW) == 0
+    assert absence_triggers_fire(now=NOW) == 0
 
 
 def test_journey_waits_until_the_window_has_passed(journey):
     customer = CustomerFactory()
     _event(customer, "issued-3", "card_issued", days_ago=3)
-    assert services.absence_triggers_fire(now=NOW) == 0
+    assert absence_triggers_fire(now=NOW) == 0
 
 
 def test_the_trigger_event_itself_does_not_fire_a_journey_campaign(
@@ -70,7 +73,7 @@ def test_the_trigger_event_itself_does_not_fire_a_journey_campaign(
     customer = CustomerFactory()
     ConsentFactory(customer=customer, channel="email")
     with django_capture_on_commit_callbacks(execute=True):
-        services.event_ingest(
+        event_ingest(
             actor="api:t",
             event_id="issued-now",
             type="card_issued",
@@ -83,15 +86,15 @@ def test_the_trigger_event_itself_does_not_fire_a_journey_campaign(
 def test_replay_under_unchanged_rules_reports_no_change():
     small_bank()
     customer = CustomerFactory()
-    decision = services.decide_inbound(actor="api:b", customer=customer, channel="branch", now=NOW)
-    replay = services.decision_replay(decision=decision, now=NOW)
+    decision = decide_inbound(actor="api:b", customer=customer, channel="branch", now=NOW)
+    replay = decision_replay(decision=decision, now=NOW)
     assert replay["diff"]["changed"] is False, replay["diff"]["summary"]
 
 
 def test_replay_explains_an_offer_that_todays_rules_remove():
     bank = small_bank()
     customer = CustomerFactory()
-    decision = services.decide_inbound(
+    decision = decide_inbound(
         actor="api:b", customer=customer, channel="branch", max_offers=3, now=NOW
     )
     released = {offer["offer_code"] for offer in decision.offers}
@@ -101,7 +104,7 @@ def test_replay_explains_an_offer_that_todays_rules_remove():
     from compliance.versioning import bump_catalog_version
 
     bump_catalog_version()
-    replay = services.decision_replay(decision=decision, now=NOW)
+    replay = decision_replay(decision=decision, now=NOW)
     removed = [c for c in replay["diff"]["offers"] if c["offer_code"] == "LOAN_SPRING"]
     assert removed and removed[0]["change"] == "removed"
     assert "ineligible" in removed[0]["why"]

@@ -3,9 +3,11 @@ import datetime
 import pytest
 
 from campaigns.models import CampaignRunChunk
-from decisioning import runs, services
+from decisioning.decisions.snapshots import snapshots
 from decisioning.models import Contact, Decision, Message
-from decisioning.snapshots import snapshots
+from decisioning.runs.batch import campaign_run_resume, campaign_run_start, run_chunk_execute
+from decisioning.runs.simulate import campaign_simulate
+from decisioning.signals.ingest import event_ingest
 from tests.decisioning.catalog import small_bank, weekly_batch
 from tests.factories import ConsentFactory, CustomerFactory
 
@@ -30,12 +32,12 @@ def customers():
 
 
 def _start(campaign, **kwargs):
-    return runs.campaign_run_start(actor="user:maria", campaign=campaign, dispatch=False, **kwargs)
+    return campaign_run_start(actor="user:maria", campaign=campaign, dispatch=False, **kwargs)
 
 
 def _run_all(run):
     for chunk in run.chunks.order_by("first_customer_id"):
-        runs.run_chunk_execute(chunk_pk=chunk.pk, now=NOON)
+        run_chunk_execute(chunk_pk=chunk.pk, now=NOON)
     run.refresh_from_db()
     return run
 
@@ -58,7 +60,7 @@ def test_batch_decisions_agree_with_the_scalar_engine(customers):
     campaign = weekly_batch(small_bank())
     run = _run_all(_start(campaign, chunk_size=100))
     from decisioning import engine
-    from decisioning.context import load_context
+    from decisioning.decisions.context import load_context
 
     loaded = snapshots.get(NOON)
     for decision in Decision.objects.filter(run=run).select_related("customer"):
@@ -85,11 +87,11 @@ def test_a_run_killed_halfway_and_resumed_has_no_duplicate_and_no_missing_decisi
     campaign = weekly_batch(small_bank())
     run = _start(campaign, chunk_size=8)
     chunks = list(run.chunks.order_by("first_customer_id"))
-    runs.run_chunk_execute(chunk_pk=chunks[0].pk, now=NOON)
+    run_chunk_execute(chunk_pk=chunks[0].pk, now=NOON)
     # A redelivered task for a finished chunk changes nothing.
-    assert runs.run_chunk_execute(chunk_pk=chunks[0].pk, now=NOON) is False
+    assert run_chunk_execute(chunk_pk=chunks[0].pk, now=NOON) is False
     assert CampaignRunChunk.objects.filter(run=run, status="pending").count() == len(chunks) - 1
-    assert runs.campaign_run_resume(actor="user:maria", run=run) == len(chunks) - 1
+    assert campaign_run_resume(actor="user:maria", run=run) == len(chunks) - 1
     run.refresh_from_db()
     assert run.status == "completed"
     stored = list(Decision.objects.filter(run=run).values_list("customer_id", flat=True))
@@ -108,7 +110,7 @@ def test_shadow_run_records_what_it_would_have_done_and_releases_nothing(custome
 
 def test_simulation_reports_audience_funnel_and_expected_conversions_for_a_draft(customers):
     campaign = weekly_batch(small_bank(), status="draft")
-    report = runs.campaign_simulate(campaign=campaign, now=NOON)
+    report = campaign_simulate(campaign=campaign, now=NOON)
     assert report.customers == 30
     assert sum(report.funnel.values()) == 30
     assert report.expected_conversions > 0
@@ -140,7 +142,7 @@ def test_event_and_batch_share_one_attention_budget(customers, django_capture_on
     person = customers[0]
     ConsentFactory(customer=person, channel="push")
     with django_capture_on_commit_callbacks(execute=True):
-        services.event_ingest(
+        event_ingest(
             actor="api:t",
             event_id="fuel-1",
             type="card_transaction",

@@ -4,9 +4,11 @@ import pytest
 
 from core.exceptions import Conflict, ValidationFailed
 from customers.models import Event
-from decisioning import services
+from decisioning.decisions.inbound import decide_inbound
+from decisioning.decisions.snapshots import snapshots
 from decisioning.models import Contact, Decision, Message
-from decisioning.snapshots import snapshots
+from decisioning.signals.ingest import event_ingest, events_resolve_pending
+from decisioning.signals.process import event_process
 from ledger.models import AuditRecord
 from tests.decisioning.catalog import add_content, small_bank
 from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
@@ -29,7 +31,7 @@ def bank():
 
 
 def _ingest(customer, event_id="E-1", type="payment_failed", **extra):
-    return services.event_ingest(
+    return event_ingest(
         actor="api:test",
         event_id=event_id,
         type=type,
@@ -41,9 +43,7 @@ def _ingest(customer, event_id="E-1", type="payment_failed", **extra):
 
 def test_inbound_decision_releases_approved_content_and_audits_each_offer(bank):
     customer = CustomerFactory()
-    decision = services.decide_inbound(
-        actor="api:branch", customer=customer, channel="branch", now=NOON
-    )
+    decision = decide_inbound(actor="api:branch", customer=customer, channel="branch", now=NOON)
     assert decision.offers, decision.explanation["outcome"]
     assert decision.expires_at > NOON
     released = AuditRecord.objects.filter(kind="offer_released", object_id=str(decision.pk))
@@ -59,7 +59,7 @@ def test_content_without_approval_is_never_released(bank):
     bank.savings.contents.filter(channel="branch").delete()
     add_content(bank.savings, "branch", version=2, approve=False)
     customer = CustomerFactory()
-    decision = services.decide_inbound(
+    decision = decide_inbound(
         actor="api:branch", customer=customer, channel="branch", max_offers=3, now=NOON
     )
     assert "SAVINGS_RETAIN" not in [offer["offer_code"] for offer in decision.offers]
@@ -70,7 +70,7 @@ def test_content_without_approval_is_never_released(bank):
 
 def test_inbound_decision_refuses_an_outbound_channel(bank):
     with pytest.raises(ValidationFailed):
-        services.decide_inbound(actor="api:x", customer=CustomerFactory(), channel="sms")
+        decide_inbound(actor="api:x", customer=CustomerFactory(), channel="sms")
 
 
 def test_event_with_known_customer_queues_one_message_per_campaign(
@@ -96,8 +96,8 @@ def test_processing_the_same_event_twice_yields_one_decision_and_one_message(
     ConsentFactory(customer=customer, channel="push")
     with django_capture_on_commit_callbacks(execute=True):
         event = _ingest(customer).event
-    services.event_process(event_pk=event.pk)
-    services.event_process(event_pk=event.pk)
+    event_process(event_pk=event.pk)
+    event_process(event_pk=event.pk)
     assert Decision.objects.filter(event=event).count() == 1
     assert Message.objects.filter(decision__event=event).count() == 1
 
@@ -124,7 +124,7 @@ def test_unresolved_event_is_kept_and_processed_once_its_identity_appears(
     ConsentFactory(customer=customer, channel="sms")
     ref = {"identifier": {"type": "card_token", "value": "tok-late"}}
     with django_capture_on_commit_callbacks(execute=True):
-        ingested = services.event_ingest(
+        ingested = event_ingest(
             actor="api:test",
             event_id="E-late",
             type="payment_failed",
@@ -135,9 +135,7 @@ def test_unresolved_event_is_kept_and_processed_once_its_identity_appears(
     assert not Decision.objects.exists()
     IdentityLinkFactory(customer=customer, type="card_token", value="tok-late")
     with django_capture_on_commit_callbacks(execute=True):
-        resolved = services.events_resolve_pending(
-            customer=customer, identifier=("card_token", "tok-late")
-        )
+        resolved = events_resolve_pending(customer=customer, identifier=("card_token", "tok-late"))
     assert resolved == 1
     ingested.event.refresh_from_db()
     assert ingested.event.status == "processed"
@@ -149,7 +147,7 @@ def test_probabilistic_link_below_the_confidence_threshold_does_not_resolve(bank
     IdentityLinkFactory(
         customer=customer, type="device_id", value="dev-1", method="probabilistic", confidence=0.6
     )
-    ingested = services.event_ingest(
+    ingested = event_ingest(
         actor="api:test",
         event_id="E-dev",
         type="app_login",
@@ -167,7 +165,7 @@ def test_decision_records_the_identity_link_it_relied_on(bank):
     from customers.identity import resolve_customer
 
     resolution = resolve_customer({"identifier": {"type": "device_id", "value": "dev-2"}})
-    decision = services.decide_inbound(
+    decision = decide_inbound(
         actor="api:app", customer=customer, channel="mobile_app", identity=resolution, now=NOON
     )
     assert decision.explanation["identity"] == {
@@ -181,7 +179,7 @@ def test_decision_records_the_identity_link_it_relied_on(bank):
 
 def test_snapshot_is_reused_until_the_catalog_version_moves(bank, django_assert_num_queries):
     customer = CustomerFactory()
-    services.decide_inbound(actor="api:b", customer=customer, channel="branch", now=NOON)
+    decide_inbound(actor="api:b", customer=customer, channel="branch", now=NOON)
     first = snapshots.get(NOON)
     assert snapshots.get(NOON) is first
     add_content(bank.savings, "web", version=2)
@@ -195,7 +193,7 @@ def test_control_group_customer_gets_nothing_but_the_decision_says_what_would_ha
 
     small_bank(control_group_pct=Decimal("100"))
     customer = CustomerFactory()
-    decision = services.decide_inbound(actor="api:b", customer=customer, channel="branch", now=NOON)
+    decision = decide_inbound(actor="api:b", customer=customer, channel="branch", now=NOON)
     assert decision.control_group and decision.offers == []
     assert decision.explanation["would_have_offered"]
     assert not Contact.objects.filter(decision=decision).exists()
@@ -205,14 +203,12 @@ def test_control_group_customer_gets_nothing_but_the_decision_says_what_would_ha
 def test_inbound_decision_reads_in_one_query_once_the_snapshot_is_warm(
     bank, django_assert_num_queries
 ):
-    services.decide_inbound(actor="api:b", customer=CustomerFactory(), channel="branch", now=NOON)
+    decide_inbound(actor="api:b", customer=CustomerFactory(), channel="branch", now=NOON)
     customer = CustomerFactory()
     # One read (context + catalog version); then the decision, its contacts and the
     # audit records of the released offers, inside one transaction (savepoint).
     with django_assert_num_queries(6) as captured:
-        decision = services.decide_inbound(
-            actor="api:b", customer=customer, channel="web", now=NOON
-        )
+        decision = decide_inbound(actor="api:b", customer=customer, channel="web", now=NOON)
     assert decision.offers
     reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     assert len(reads) == 1, reads
@@ -224,7 +220,7 @@ def test_holding_a_product_outside_any_campaign_still_blocks_its_family(bank):
     ProductFactory(code="GOLD_CARD", family="cards", annual_value=90)
     customer = CustomerFactory()
     HoldingFactory(customer=customer, product_code="GOLD_CARD")
-    decision = services.decide_inbound(
+    decision = decide_inbound(
         actor="api:b", customer=customer, channel="branch", max_offers=3, now=NOON
     )
     assert "FUEL_CARD_CASHBACK" not in [offer["offer_code"] for offer in decision.offers]
@@ -233,10 +229,10 @@ def test_holding_a_product_outside_any_campaign_still_blocks_its_family(bank):
 
 
 def test_erasure_redacts_the_customers_decisions_but_keeps_what_was_released(bank):
-    from decisioning.customer_rights import customer_erase
+    from decisioning.rights.erasure import customer_erase
 
     customer = CustomerFactory(attributes={"salary": 4321})
-    decision = services.decide_inbound(
+    decision = decide_inbound(
         actor="api:b", customer=customer, channel="branch", max_offers=3, now=NOON
     )
     released = [offer["offer_code"] for offer in decision.offers]

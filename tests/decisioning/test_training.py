@@ -6,10 +6,10 @@ import pytest
 from core.exceptions import ValidationFailed
 from customers.models import Customer
 from customers.pseudonyms import pseudonym_for
-from decisioning import services
+from decisioning.decisions.inbound import decide_inbound
+from decisioning.decisions.snapshots import snapshots
+from decisioning.feedback.training import model_train
 from decisioning.models import PropensityModel, Response
-from decisioning.snapshots import snapshots
-from decisioning.training import model_train
 from ledger.models import AuditRecord
 from tests.decisioning.catalog import small_bank
 
@@ -73,7 +73,7 @@ def test_trained_model_beats_chance_is_activated_audited_and_used_by_the_engine(
     assert bank.savings.product.code in loaded.engine.models
     scores = {}
     for person in (rich, poor):
-        decision = services.decide_inbound(
+        decision = decide_inbound(
             actor="api:b", customer=person, channel="branch", max_offers=3, now=NOW
         )
         candidate = next(

@@ -30,8 +30,8 @@ from campaigns.models import Campaign, CampaignOffer, CampaignRun
 from compliance.versioning import bump_catalog_version
 from customers.models import Customer
 from decisioning import engine, runs, services
+from decisioning.decisions.snapshots import current_snapshot
 from decisioning.models import Decision
-from decisioning.snapshots import current_snapshot
 from demo.benchmarks import (
     BENCH_PREFIX,
     Timing,

@@ -1,4 +1,4 @@
-"""Customer writes the channel API orchestrates across layers, and the profile it reads.
+"""A customer arriving: profile and identity writes that make kept events resolvable.
 
 A profile or an identity link can make kept, unresolved events resolvable: both writes
 attach those events (and queue their processing) in the same transaction, so an event
@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
-from django.utils import timezone
 
-from compliance.models import Consent, ErasureRequest, SuppressionEntry
 from customers.choices import LinkMethod
-from customers.models import Customer, Holding, IdentityLink
-from customers.pseudonyms import pseudonym_for
+from customers.models import Customer, IdentityLink
 from customers.services import customer_upsert, identity_link_add
-from decisioning.services import events_resolve_pending
+from decisioning.signals.ingest import events_resolve_pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,43 +75,3 @@ def identity_add(
         )
         resolved = events_resolve_pending(customer=customer, identifier=(type, value))
     return StoredIdentity(link, not existed, resolved)
-
-
-# --- reads -------------------------------------------------------------------------------
-
-
-def customer_overview(*, external_id: str) -> Customer | None:
-    """A profile with open holdings, consents, do-not-contact and the suppressions in
-    force now, in four queries."""
-    now = timezone.now()
-    return (
-        Customer.objects.filter(external_id=external_id)
-        .prefetch_related(
-            Prefetch(
-                "holdings",
-                queryset=Holding.objects.filter(closed_at__isnull=True).order_by("product_code"),
-                to_attr="open_holdings",
-            ),
-            Prefetch(
-                "consents", queryset=Consent.objects.order_by("channel"), to_attr="consent_list"
-            ),
-            Prefetch(
-                "suppressions",
-                queryset=SuppressionEntry.objects.filter(
-                    Q(until__isnull=True) | Q(until__gt=now)
-                ).order_by("created_at", "pk"),
-                to_attr="open_suppressions",
-            ),
-        )
-        .select_related("do_not_contact")
-        .first()
-    )
-
-
-def earlier_erasure(*, external_id: str) -> ErasureRequest | None:
-    """The erasure of the customer who had this bank id, if they were erased."""
-    return (
-        ErasureRequest.objects.filter(customer_ref=pseudonym_for(external_id))
-        .order_by("-requested_at")
-        .first()
-    )

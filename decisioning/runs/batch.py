@@ -13,7 +13,6 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,17 +29,17 @@ from core.channels import OUTBOUND
 from core.exceptions import ValidationFailed
 from customers.models import Customer
 from decisioning import engine
-from decisioning.batch_loader import load_batch
 from decisioning.choices import DecisionMode, MessageStatus
+from decisioning.decisions.snapshots import LoadedSnapshot, build, current_snapshot
 from decisioning.engine import reasons
 from decisioning.engine.batch import NO_TIME
-from decisioning.engine.simulate import SimulationReport, summarize
 from decisioning.models import Contact, Decision, Message
-from decisioning.snapshots import LoadedSnapshot, build, current_snapshot
+from decisioning.runs.loader import load_batch
 from ledger.choices import AuditKind
 from ledger.services import audit
 
 logger = logging.getLogger(__name__)
+
 
 DEFAULT_CHUNK_SIZE = 50_000
 
@@ -48,7 +47,7 @@ DEFAULT_CHUNK_SIZE = 50_000
 # --- starting and finishing runs ---------------------------------------------------------
 
 
-def _chunk_bounds(chunk_size: int) -> list[tuple[int, int, int]]:
+def chunk_bounds(chunk_size: int) -> list[tuple[int, int, int]]:
     ids = np.fromiter(
         Customer.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=20_000),
         dtype=np.int64,
@@ -86,7 +85,7 @@ def campaign_run_start(
         raise ValidationFailed(
             "chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]}
         )
-    bounds = _chunk_bounds(chunk_size)
+    bounds = chunk_bounds(chunk_size)
     with transaction.atomic():
         run = CampaignRun.objects.create(
             campaign=campaign,
@@ -182,8 +181,10 @@ def _finish_chunk(
 # --- one chunk ------------------------------------------------------------------------------
 
 
-def _request(loaded: LoadedSnapshot, campaign_id: int, now: datetime) -> engine.DecisionRequest:
-    from decisioning.services import volume_today
+def decision_request(
+    loaded: LoadedSnapshot, campaign_id: int, now: datetime
+) -> engine.DecisionRequest:
+    from decisioning.decisions.inbound import volume_today
 
     return engine.DecisionRequest(
         mode="batch",
@@ -207,7 +208,7 @@ def evaluate_range(
         policy=loaded.engine.policy,
         longest_offer_cooldown=_longest_cooldown(loaded),
     )
-    return engine.decide_batch(loaded.engine, batch, _request(loaded, campaign_id, now))
+    return engine.decide_batch(loaded.engine, batch, decision_request(loaded, campaign_id, now))
 
 
 def run_chunk_execute(*, chunk_pk: int, now: datetime | None = None) -> bool:
@@ -397,55 +398,3 @@ def _bulk_insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(converted), 5_000):
             cursor.executemany(sql, converted[start : start + 5_000])
-
-
-# --- simulation --------------------------------------------------------------------------------
-
-
-def campaign_simulate(
-    *,
-    campaign: Campaign,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    now: datetime | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> SimulationReport:
-    """Audience size, suppression funnel and expected conversions, storing nothing.
-
-    Runs the same batch engine as a launch over every customer; works for a draft
-    campaign too (it is compiled into a private snapshot for the simulation).
-    """
-    now = now or timezone.now()
-    loaded = build(now, extra_campaign_ids=frozenset({campaign.pk}))
-    bounds = _chunk_bounds(chunk_size)
-    results = []
-    done = 0
-    total = sum(count for _, _, count in bounds)
-    for lo, hi, count in bounds:
-        results.append(evaluate_range(loaded, campaign.pk, lo, hi, now))
-        done += count
-        if progress:
-            progress(done, total)
-    return (
-        summarize(_concatenate(results))
-        if results
-        else summarize(_empty_result(loaded, campaign.pk, now))
-    )
-
-
-def _empty_result(loaded: LoadedSnapshot, campaign_id: int, now: datetime) -> engine.BatchResult:
-    empty = engine.CustomerBatch.from_columns([])
-    return engine.decide_batch(loaded.engine, empty, _request(loaded, campaign_id, now))
-
-
-def _concatenate(results: list[engine.BatchResult]) -> engine.BatchResult:
-    import dataclasses
-
-    first = results[0]
-    arrays = {
-        name: np.concatenate([getattr(r, name) for r in results])
-        for name in (
-            "customer_ids", "arm", "in_audience", "chosen", "chosen_channel", "chosen_score",
-            "chosen_propensity", "deliver_after_us", "control", "outcome",
-        )
-    }  # fmt: skip
-    return dataclasses.replace(first, volume_used=results[-1].volume_used, **arrays)

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from compliance.versioning import bump_catalog_version
 from core.exceptions import ValidationFailed
-from decisioning.batch_loader import load_batch
 from decisioning.choices import ModelStatus, Outcome
 from decisioning.engine.batch import CustomerBatch
 from decisioning.engine.features import build_feature_matrix
@@ -25,6 +24,7 @@ from decisioning.engine.fields import PRODUCT_FAMILIES
 from decisioning.engine.scoring import protected_features
 from decisioning.engine.types import PolicySpec
 from decisioning.models import PropensityModel, Response
+from decisioning.runs.loader import load_batch
 from ledger.choices import AuditKind
 from ledger.services import audit
 from offers.models import Product

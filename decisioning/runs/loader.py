@@ -16,7 +16,7 @@ from compliance.choices import ConsentChannel, ConsentStatus
 from compliance.models import Consent, DoNotContact, SuppressionEntry
 from core.channels import ALL_CHANNELS
 from customers.models import Customer, Event, Holding
-from decisioning.context import history_window_days
+from decisioning.decisions.context import history_window_days
 from decisioning.engine import AttributeColumn, CustomerBatch
 from decisioning.engine.batch import FOREVER, NO_TIME, ContactLog, EventLog, SuppressionLog
 from decisioning.engine.columns import StringColumn

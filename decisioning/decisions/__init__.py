@@ -1,0 +1,2 @@
+"""Decisions: inbound requests, storing what the engine decided, replay; the snapshot and
+customer context every decision reads."""

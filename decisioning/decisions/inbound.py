@@ -1,0 +1,138 @@
+"""Inbound decisions: a customer is present on a channel and asks for the next best offers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from core.actors import actor_name
+from core.channels import INBOUND
+from core.exceptions import ValidationFailed
+from customers.identity import Resolution
+from customers.models import Customer
+from decisioning import engine
+from decisioning.choices import DecisionMode
+from decisioning.decisions.context import load_context_and_version
+from decisioning.decisions.snapshots import LoadedSnapshot, snapshots
+from decisioning.decisions.store import decision_store
+from decisioning.models import Contact, Decision
+
+# --- inbound: a customer is present ---------------------------------------------------
+
+
+def context_for(
+    loaded: LoadedSnapshot,
+    customer: Customer,
+    now: datetime,
+    *,
+    exclude_decision: Decision | None = None,
+) -> engine.CustomerContext:
+    return _context_and_version(loaded, customer, now, exclude_decision=exclude_decision)[0]
+
+
+def _context_and_version(
+    loaded: LoadedSnapshot,
+    customer: Customer,
+    now: datetime,
+    *,
+    exclude_decision: Decision | None = None,
+) -> tuple[engine.CustomerContext, int]:
+    snapshot = loaded.engine
+    return load_context_and_version(
+        customer,
+        now=now,
+        policy=snapshot.policy,
+        longest_offer_cooldown=max((o.cooldown_days for o in snapshot.offers.values()), default=0),
+        capped_campaign_ids=frozenset(
+            cid for cid, c in snapshot.campaigns.items() if c.per_customer_cap
+        ),
+        exclude_decision_id=exclude_decision.pk if exclude_decision else None,
+    )
+
+
+def snapshot_and_context(
+    customer: Customer, now: datetime
+) -> tuple[LoadedSnapshot, engine.CustomerContext]:
+    """The current snapshot and the customer's context in one read on the hot path.
+
+    The context query also returns the catalog version; only when it moved (or the
+    snapshot's window closed) is the snapshot rebuilt and the context read again under
+    the new policy.
+    """
+    loaded = snapshots.peek(now)
+    context, version = _context_and_version(loaded, customer, now)
+    if not snapshots.is_current(loaded, version, now):
+        loaded = snapshots.get(now)
+        context = context_for(loaded, customer, now)
+    return loaded, context
+
+
+def volume_today(loaded: LoadedSnapshot, campaign_ids, now: datetime) -> dict[int, int]:
+    limited = [
+        cid
+        for cid in campaign_ids
+        if (c := loaded.engine.campaigns.get(cid)) is not None and c.daily_volume_limit
+    ]
+    if not limited:
+        return {}
+    start = timezone.localtime(now, engine_zone()).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return {
+        cid: Contact.objects.filter(campaign_id=cid, released_at__gte=start, cancelled=False)
+        .values("customer_id")
+        .distinct()
+        .count()
+        for cid in limited
+    }
+
+
+def engine_zone():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.BANK_TIME_ZONE)
+
+
+def decide_inbound(
+    *,
+    actor: Any,
+    customer: Customer,
+    channel: str,
+    event_type: str | None = None,
+    max_offers: int | None = None,
+    identity: Resolution | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Next best offers for a customer present on an inbound channel, released now."""
+    if channel not in INBOUND:
+        raise ValidationFailed(
+            "Decisions are asked for inbound channels only.",
+            fields={"channel": [f"must be one of {', '.join(sorted(INBOUND))}"]},
+        )
+    now = now or timezone.now()
+    loaded, context = snapshot_and_context(customer, now)
+    plans = loaded.engine.inbound_by_channel.get(channel, ())
+    request = engine.DecisionRequest(
+        mode="inbound",
+        now=now,
+        channel=channel,
+        event_type=event_type,
+        max_offers=max_offers,
+        campaign_volume_today=volume_today(loaded, [plan.id for plan in plans], now),
+    )
+    result = engine.decide(loaded.engine, context, request)
+    stored = decision_store(
+        loaded=loaded,
+        result=result,
+        request=request,
+        customer=customer,
+        mode=DecisionMode.INBOUND,
+        channel=channel,
+        requested_by=actor_name(actor),
+        identity=identity,
+        expires_at=now + timedelta(seconds=settings.DECISION_TTL_SECONDS),
+    )
+    return stored.decision

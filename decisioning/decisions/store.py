@@ -1,0 +1,248 @@
+"""Storing what the engine decided: the decision, its contacts, queued messages and the
+audit records of inbound releases, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from core.channels import OUTBOUND
+from customers.identity import Resolution
+from customers.models import Customer, Event
+from decisioning import engine
+from decisioning.decisions.snapshots import LoadedSnapshot
+from decisioning.models import Contact, Decision, Message
+from ledger.choices import AuditKind
+from ledger.services import audit_many, build_record
+
+logger = logging.getLogger(__name__)
+
+
+# --- storing what the engine decided -------------------------------------------------
+
+
+def offer_for_api(offer: engine.ReleasedOffer) -> dict[str, Any]:
+    return {
+        "rank": offer.rank,
+        "offer_code": offer.offer_code,
+        "product_code": offer.product_code,
+        "campaign": offer.campaign_code,
+        "channel": offer.channel,
+        "content_version": offer.content.version,
+        "content": {
+            "headline": offer.content.headline,
+            "body": offer.content.body,
+            "call_to_action": offer.content.call_to_action,
+            "disclosure": offer.content.disclosure,
+        },
+        "score": round(offer.score, 6),
+        "score_factors": {
+            "propensity": offer.factors.propensity,
+            "value": offer.factors.value,
+            "lever": offer.factors.lever,
+            "context_weight": offer.factors.context_weight,
+        },
+        "reasons": list(offer.reasons),
+        "deliver_after": offer.deliver_after.isoformat() if offer.deliver_after else None,
+    }
+
+
+def suppressed_for_api(item: engine.Suppressed) -> dict[str, Any]:
+    return {
+        "offer_code": item.offer_code,
+        "campaign": item.campaign_code,
+        "channel": item.channel,
+        "reason": item.reason,
+    }
+
+
+def released_audit_data(
+    *,
+    decision: Decision,
+    offer: engine.ReleasedOffer,
+    loaded_versions: dict[str, Any],
+    event: Event | None,
+) -> dict[str, Any]:
+    """What a regulator asks of a released offer, without PII."""
+    return {
+        "decision_id": str(decision.pk),
+        "offer_code": offer.offer_code,
+        "product_code": offer.product_code,
+        "kind": offer.kind,
+        "campaign": offer.campaign_code,
+        "content_version": offer.content.version,
+        "content_hash": offer.content.content_hash,
+        "triggering_event": (
+            {"event_id": event.event_id, "type": event.type} if event is not None else None
+        ),
+        "model_version": offer.factors.model_version,
+        "policy_version": loaded_versions["policy_version"],
+        "snapshot_version": loaded_versions["snapshot_version"],
+        "score": offer.score,
+        "score_factors": {
+            "propensity": offer.factors.propensity,
+            "value": offer.factors.value,
+            "lever": offer.factors.lever,
+            "context_weight": offer.factors.context_weight,
+        },
+        "rationale": list(offer.reasons),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    decision: Decision
+    messages: tuple[Message, ...]
+    created: bool
+
+
+def decision_store(
+    *,
+    loaded: LoadedSnapshot,
+    result: engine.Decision,
+    request: engine.DecisionRequest,
+    customer: Customer,
+    mode: str,
+    channel: str = "",
+    event: Event | None = None,
+    campaign_id: int | None = None,
+    run_id: int | None = None,
+    requested_by: str,
+    identity: Resolution | None = None,
+    expires_at: datetime | None = None,
+) -> StoredDecision:
+    """Persist one decision with its contacts, queued messages and audit rows.
+
+    Inbound offers are released now, so each gets its audit record here; outbound
+    offers become queued messages, audited when a channel leases them.
+    """
+    now = result.decided_at
+    explanation = result.to_dict()
+    explanation["request"] = {
+        "max_offers": request.max_offers,
+        "campaign_ids": sorted(request.campaign_ids) if request.campaign_ids else None,
+    }
+    if identity is not None:
+        explanation["identity"] = identity.as_dict()
+    decision = Decision(
+        customer=customer,
+        mode=mode,
+        channel=channel,
+        event=event,
+        campaign_id=campaign_id,
+        run_id=run_id,
+        created_at=now,
+        expires_at=expires_at,
+        control_group=result.control_group,
+        shadow=campaign_id is not None and loaded.engine.campaigns[campaign_id].shadow,
+        offers_released=len(result.offers),
+        top_offer_code=result.top_offer_code or "",
+        outcome_reason=result.outcome,
+        snapshot_version=result.snapshot_version,
+        policy_version=result.policy_version,
+        offers=[offer_for_api(offer) for offer in result.offers],
+        suppressed=[suppressed_for_api(item) for item in result.suppressed],
+        explanation=explanation,
+        requested_by=requested_by,
+    )
+    versions = {
+        "policy_version": result.policy_version,
+        "snapshot_version": result.snapshot_version,
+    }
+    messages: list[Message] = []
+    try:
+        with transaction.atomic():
+            decision.save(force_insert=True)
+            contacts: list[Contact] = []
+            records = []
+            for offer in result.offers:
+                offer_id = loaded.offer_ids[offer.offer_code]
+                message = None
+                if offer.channel in OUTBOUND:
+                    message = Message(
+                        decision=decision,
+                        customer=customer,
+                        campaign_id=offer.campaign_id,
+                        offer_id=offer_id,
+                        content_id=loaded.content_ids[
+                            (offer.offer_code, offer.channel, offer.content.version)
+                        ],
+                        channel=offer.channel,
+                        deliver_after=offer.deliver_after or now,
+                        created_at=now,
+                    )
+                    messages.append(message)
+                else:
+                    records.append(
+                        build_record(
+                            kind=AuditKind.OFFER_RELEASED,
+                            action="inbound_offer_released",
+                            actor=requested_by,
+                            object_type="decision",
+                            object_id=decision.pk,
+                            object_repr=offer.offer_code,
+                            customer_ref=customer.pseudonym,
+                            channel=offer.channel,
+                            data=released_audit_data(
+                                decision=decision,
+                                offer=offer,
+                                loaded_versions=versions,
+                                event=event,
+                            ),
+                            at=now,
+                        )
+                    )
+                contacts.append(
+                    Contact(
+                        customer=customer,
+                        decision=decision,
+                        message=message,
+                        campaign_id=offer.campaign_id,
+                        offer_id=offer_id,
+                        product_code=offer.product_code,
+                        family=offer.family,
+                        kind=offer.kind,
+                        channel=offer.channel,
+                        released_at=now,
+                    )
+                )
+            Message.objects.bulk_create(messages)
+            Contact.objects.bulk_create(contacts)
+            for exemption in result.exemptions:
+                records.append(
+                    build_record(
+                        kind=AuditKind.EXEMPTION,
+                        action="service_exemption",
+                        actor=requested_by,
+                        object_type="decision",
+                        object_id=decision.pk,
+                        object_repr=exemption.offer_code,
+                        customer_ref=customer.pseudonym,
+                        channel=exemption.channel,
+                        data=exemption.to_dict(),
+                        at=now,
+                    )
+                )
+            audit_many(records)
+    except IntegrityError:
+        # The same signal decided concurrently (retry, duplicate delivery): keep theirs.
+        existing = _existing_decision(
+            event=event, campaign_id=campaign_id, run_id=run_id, customer=customer
+        )
+        if existing is None:
+            raise
+        return StoredDecision(existing, tuple(existing.messages.all()), created=False)
+    return StoredDecision(decision, tuple(messages), created=True)
+
+
+def _existing_decision(*, event, campaign_id, run_id, customer) -> Decision | None:
+    if event is not None:
+        return Decision.objects.filter(event=event, campaign_id=campaign_id).first()
+    if run_id is not None:
+        return Decision.objects.filter(run_id=run_id, customer=customer).first()
+    return None

@@ -1,0 +1,2 @@
+"""Feedback: customer responses, banker and agent overrides, and the propensity models
+trained on them."""

@@ -1,0 +1,94 @@
+"""Acks: the channel says whether a leased message was delivered."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import Conflict, NotFound, ValidationFailed
+from decisioning.choices import MessageStatus
+from decisioning.models import Contact, Message
+from ledger.choices import AuditKind
+from ledger.services import audit
+
+# --- acks --------------------------------------------------------------------------------
+
+
+ACK_STATUSES = (MessageStatus.DELIVERED, MessageStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    message: Message
+    duplicate: bool
+
+
+def message_ack(
+    *,
+    actor: Any,
+    message_id: uuid.UUID | str,
+    status: str,
+    provider_ref: str = "",
+    error: str = "",
+    now: datetime | None = None,
+) -> AckResult:
+    """Record delivery (or failure) of a leased message. Repeating the same ack is
+    harmless; acking a message that is not out with a channel is a conflict.
+
+    A failed delivery marks the contact row cancelled: the customer never saw the offer,
+    so it does not spend their attention budget.
+    """
+    if status not in ACK_STATUSES:
+        raise ValidationFailed(
+            "The ack is not valid.", fields={"status": ["must be delivered or failed"]}
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("customer", "offer")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None:
+            raise NotFound("No such message.")
+        if message.status == status:
+            return AckResult(message, duplicate=True)
+        if message.status != MessageStatus.LEASED:
+            detail = f" ({message.cancel_reason})" if message.cancel_reason else ""
+            raise Conflict(
+                f"The message is {message.status}{detail}; only a leased message can be "
+                "acknowledged.",
+                fields={"status": [f"message is {message.status}"]},
+            )
+        message.status = status
+        message.provider_ref = (provider_ref or "")[:200]
+        message.error = (error or "")[:4000]
+        message.save(update_fields=["status", "provider_ref", "error", "updated_at"])
+        if status == MessageStatus.FAILED:
+            Contact.objects.filter(message=message).update(cancelled=True)
+        audit(
+            kind=AuditKind.MESSAGE,
+            action=f"message_{status}",
+            actor=actor,
+            object_type="message",
+            object_id=message.pk,
+            object_repr=message.offer.code,
+            customer_ref=message.customer.pseudonym,
+            channel=message.channel,
+            data={
+                "message_id": str(message.pk),
+                "decision_id": str(message.decision_id),
+                "offer_code": message.offer.code,
+                "provider_ref": message.provider_ref,
+                "error": message.error[:500],
+                "lease_count": message.lease_count,
+            },
+            at=now,
+        )
+    return AckResult(message, duplicate=False)

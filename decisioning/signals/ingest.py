@@ -1,0 +1,134 @@
+"""Signals in: events accepted idempotently by ``event_id``, and kept events resolved when
+their customer becomes known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from core.actors import actor_name
+from core.exceptions import Conflict, ValidationFailed
+from core.json import canonical_json
+from customers.choices import EventStatus
+from customers.identity import customer_reference_errors, resolve_customer
+from customers.models import Customer, Event
+
+# --- signals: events in, real-time campaigns out ---------------------------------------
+
+
+def _body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedEvent:
+    event: Event
+    duplicate: bool
+
+
+def event_ingest(
+    *,
+    actor: Any,
+    event_id: str,
+    type: str,
+    occurred_at: datetime,
+    customer: dict[str, Any],
+    channel: str = "",
+    payload: dict[str, Any] | None = None,
+) -> IngestedEvent:
+    """Store a signal once; queue its processing when its customer is known.
+
+    The same ``event_id`` with the same body is a duplicate (nothing changes); with a
+    different body it is a conflict. An event whose customer cannot be resolved is kept
+    as unresolved and processed when an identity link or profile appears.
+    """
+    errors = customer_reference_errors(customer)
+    if errors:
+        raise ValidationFailed("The customer reference is not valid.", fields=errors)
+    payload = payload or {}
+    body_hash = _body_hash(
+        {
+            "event_id": event_id,
+            "type": type,
+            "occurred_at": occurred_at.isoformat(),
+            "customer": customer,
+            "channel": channel,
+            "payload": payload,
+        }
+    )
+    existing = Event.objects.filter(event_id=event_id).first()
+    if existing is not None:
+        return _duplicate_or_conflict(existing, body_hash)
+    resolution = resolve_customer(customer)
+    event = Event(
+        event_id=event_id,
+        type=type,
+        occurred_at=occurred_at,
+        customer=resolution.customer,
+        customer_ref=customer,
+        channel=channel,
+        payload=payload,
+        status=EventStatus.ACCEPTED if resolution.resolved else EventStatus.UNRESOLVED,
+        identity_link=resolution.link if resolution.resolved else None,
+        identity_confidence=resolution.confidence if resolution.resolved else None,
+        body_hash=body_hash,
+        source=actor_name(actor),
+    )
+    try:
+        with transaction.atomic():
+            event.full_clean(exclude=["customer", "identity_link"])
+            event.save(force_insert=True)
+            if event.status == EventStatus.ACCEPTED:
+                _queue_processing(event)
+    except IntegrityError:
+        existing = Event.objects.filter(event_id=event_id).first()
+        if existing is None:
+            raise
+        return _duplicate_or_conflict(existing, body_hash)
+    return IngestedEvent(event, duplicate=False)
+
+
+def _duplicate_or_conflict(existing: Event, body_hash: str) -> IngestedEvent:
+    if existing.body_hash != body_hash:
+        raise Conflict(
+            f"event_id {existing.event_id!r} was already used with a different body.",
+            fields={"event_id": ["already used with a different body"]},
+        )
+    return IngestedEvent(existing, duplicate=True)
+
+
+def _queue_processing(event: Event) -> None:
+    from decisioning.tasks import process_event
+
+    event_pk = event.pk
+    transaction.on_commit(lambda: process_event.delay(event_pk))
+
+
+def events_resolve_pending(*, customer: Customer, identifier: tuple[str, str] | None = None) -> int:
+    """Attach unresolved events that name this customer (by external id or identifier)."""
+    pending = Event.objects.filter(status=EventStatus.UNRESOLVED)
+    if identifier is None:
+        pending = pending.filter(customer_ref__external_id=customer.external_id)
+    else:
+        pending = pending.filter(
+            customer_ref__identifier__type=identifier[0],
+            customer_ref__identifier__value=identifier[1],
+        )
+    count = 0
+    for event in pending.select_for_update():
+        resolution = resolve_customer(event.customer_ref)
+        if resolution.customer != customer:
+            continue
+        event.customer = customer
+        event.identity_link = resolution.link
+        event.identity_confidence = resolution.confidence
+        event.status = EventStatus.ACCEPTED
+        event.save(update_fields=["customer", "identity_link", "identity_confidence", "status"])
+        _queue_processing(event)
+        count += 1
+    return count
