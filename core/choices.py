@@ -16,6 +16,7 @@ CONSOLE_GROUPS = (Role.MARKETER, Role.COMPLIANCE, Role.ANALYST, Role.ADMIN)
 
 
 # The registry's channels as Django choices (forms, filters, serializers, admin).
-Channel = models.TextChoices(
+# django-stubs type the functional API as TextChoices(value, label), not (name, members).
+Channel = models.TextChoices(  # type: ignore[call-overload]
     "Channel", [(spec.code.upper(), (spec.code, spec.label)) for spec in CHANNELS]
 )

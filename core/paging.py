@@ -119,7 +119,7 @@ def keyset_by_time(
     if going_newer:
         rows.reverse()
         newer = time_cursor(rows[0].created_at, rows[0].pk) if more and rows else None
-        if searched:  # the window ran out: go on from just after its edge
+        if searched and edge is not None:  # the window ran out: go on from just after its edge
             newer = time_cursor(edge, _HIGHEST_ID)
         older = time_cursor(rows[-1].created_at, rows[-1].pk) if rows else after
         return KeysetPage(rows, newer, older, searched)
@@ -128,7 +128,7 @@ def keyset_by_time(
     else:  # back to where we came from, even when this page found nothing
         newer = time_cursor(rows[0].created_at, rows[0].pk) if rows else before
     older = time_cursor(rows[-1].created_at, rows[-1].pk) if more else None
-    if searched:  # the window ran out: go on from just before its edge
+    if searched and edge is not None:  # the window ran out: go on from just before its edge
         older = time_cursor(edge, _LOWEST_ID)
     return KeysetPage(rows, newer, older, searched)
 

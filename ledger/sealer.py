@@ -52,7 +52,7 @@ def _lock_sealer() -> AuditSealerState | None:
     return state
 
 
-def _query_ranges(gaps: list[list[int]]) -> list[tuple[int, int]]:
+def _query_ranges(gaps: list[list[float]]) -> list[tuple[int, int]]:
     """At most MAX_GAP_RANGES_PER_QUERY ranges covering every gap, merging the closest."""
     ranges = sorted((int(g[0]), int(g[1])) for g in gaps)
     if len(ranges) <= MAX_GAP_RANGES_PER_QUERY:
@@ -70,9 +70,9 @@ def _query_ranges(gaps: list[list[int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _subtract_sealed(gaps: list[list[int]], sealed: list[int]) -> list[list[int]]:
+def _subtract_sealed(gaps: list[list[float]], sealed: list[int]) -> list[list[float]]:
     """The gaps minus the (sorted) seqs just sealed."""
-    remaining: list[list[int]] = []
+    remaining: list[list[float]] = []
     for first, last, noticed in gaps:
         cursor = first
         for seq in sealed[bisect_left(sealed, first) : bisect_right(sealed, last)]:

@@ -8,9 +8,10 @@ sealer (``ledger.sealer``) is serialised.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router
+from django.db.models import Field
 from django.utils import timezone
 
 from core.actors import actor_name
@@ -60,6 +61,17 @@ _INSERT_COLUMNS = (*HASHED_FIELDS, "record_hash")
 _insert_sql: dict[str, str] = {}
 
 
+def _concrete_field(name: str) -> Field[Any, Any]:
+    # every inserted name is a concrete field of AuditRecord, never a reverse relation
+    return cast("Field[Any, Any]", AuditRecord._meta.get_field(name))
+
+
+def _column(field: Field[Any, Any]) -> str:
+    column = field.column
+    assert column is not None, field  # a concrete field always has its column
+    return column
+
+
 def _insert(record: AuditRecord) -> None:
     """``record.save(force_insert=True)`` without the ORM's per-call query compilation:
     one prepared INSERT ... RETURNING seq. This is the hot path of every release."""
@@ -68,14 +80,14 @@ def _insert(record: AuditRecord) -> None:
     returning = connection_.features.can_return_columns_from_insert
     if sql is None:
         quote = connection_.ops.quote_name
-        columns = ", ".join(quote(AuditRecord._meta.get_field(n).column) for n in _INSERT_COLUMNS)
+        columns = ", ".join(quote(_column(_concrete_field(n))) for n in _INSERT_COLUMNS)
         placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
         sql = f"INSERT INTO {quote(AuditRecord._meta.db_table)} ({columns}) VALUES ({placeholders})"
         if returning:
-            sql += f" RETURNING {quote(AuditRecord._meta.pk.column)}"
+            sql += f" RETURNING {quote(_column(AuditRecord._meta.pk))}"
         _insert_sql[connection_.alias] = sql
     params = [
-        AuditRecord._meta.get_field(name).get_db_prep_save(getattr(record, name), connection_)
+        _concrete_field(name).get_db_prep_save(getattr(record, name), connection_)
         for name in _INSERT_COLUMNS
     ]
     with connection_.cursor() as cursor:

@@ -76,11 +76,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, drf.APIException):
         set_rollback()
         code = _DRF_CODES.get(type(exc), exc.default_code)
-        headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        headers: dict[str, str] = {}
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        if isinstance(exc, drf.Throttled):
+            # Throttled.__init__ sets .wait; drf-stubs do not declare it
+            wait: float | None = exc.wait  # type: ignore[attr-defined]
+            if wait is not None:
+                headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return Response(error_body(code, message), status=exc.status_code, headers=headers)
     return None

@@ -43,7 +43,8 @@ class ApiClientRateThrottle(BaseThrottle):
         self._wait = 0.0
 
     def rate(self) -> tuple[int, int] | None:
-        return parse_rate(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))
+        # drf-stubs type the rates as numbers; DRF's rates are "count/period" strings
+        return parse_rate(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))  # type: ignore[arg-type]
 
     def ident(self, request) -> str:
         client = getattr(request, "auth", None)

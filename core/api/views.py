@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework.views import APIView
 
 from core.api.parsers import SafeJSONParser
 from core.api.permissions import HasRole
 
+if TYPE_CHECKING:
+    # the mixin is only ever mixed into APIView subclasses: type it as one
+    _ApiMixinBase = APIView
+else:
+    _ApiMixinBase = object
 
-class ApiMixin:
+
+class ApiMixin(_ApiMixinBase):
     """Every endpoint: strict JSON in, roles checked (``allowed_roles``), and no OPTIONS
     metadata (405), so the methods a path answers are exactly those in the schema."""
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -737,7 +737,8 @@ class _Chunk:
             (len(campaign.hardship_types), n),
             (event_type[recent_event], events.customer_index[recent_event]),
         )
-        self.in_hardship = self.hardship.any(axis=0)
+        # (bool, n); numpy's stubs cannot tell a reduction over axis 0 keeps an array
+        self.in_hardship = cast(np.ndarray, self.hardship.any(axis=0))
 
         # quiet hours, computed once per time zone
         tz = batch.columns.get("time_zone")
@@ -829,7 +830,7 @@ def _evaluate_chunk(
     stages.offers(r.OFFER_NOT_ACTIVE, campaign.inactive)
     stages.customers(r.NOT_IN_AUDIENCE, ~audience)
     ineligible: dict[Any, np.ndarray] = {}
-    rows = []
+    rows: list[np.ndarray | None] = []
     for offer in campaign.offers:
         rule = offer.offer.eligibility
         if rule.always_true:
@@ -984,14 +985,14 @@ def _arbitrate(
     # score = propensity (the product's model, or the offer's prior) x value x lever x 1.0
     propensity = np.empty((m, count), dtype=np.float64)
     by_product: dict[str, np.ndarray] = {}
-    for j, offer in enumerate(campaign.offers):
+    for row, offer in enumerate(campaign.offers):
         evaluator = campaign.evaluators.get(offer.product_code)
         if evaluator is None:
-            propensity[j] = campaign.priors[j]
+            propensity[row] = campaign.priors[row]
         else:
             if offer.product_code not in by_product:
                 by_product[offer.product_code] = evaluator.propensity_array(source)[live]
-            propensity[j] = by_product[offer.product_code]
+            propensity[row] = by_product[offer.product_code]
     score = propensity * campaign.value[:, None] * campaign.lever[:, None] * 1.0
     promoted = np.zeros((m, count), dtype=bool)
     if campaign.relief.any():
