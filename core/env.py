@@ -1,127 +1,95 @@
-"""Strict parsing of settings read from the environment.
+"""Settings read from the environment: environs, with the project's few parsers added.
 
-Every reader names the variable in its error, so a malformed value stops start-up with a
-message an operator can act on instead of a surprise at the first request.
+Every reader is strict. A malformed value raises environs' ``EnvError`` (a ``ValueError``)
+while the settings module is imported, with a message naming the variable
+(``Environment variable "DATABASE_URL" invalid: ...``), so start-up stops with something
+an operator can act on instead of a surprise at the first request.
+
+What this module adds to ``environs.Env``:
+
+* A blank value counts as unset, and values are stripped, as the project always had it:
+  ``CELERY_BROKER_URL=`` means "no broker", and ``DJANGO_SECRET_KEY=`` or
+  ``CROSSSELL_PSEUDONYM_KEY=`` must fall back to their defaults rather than become empty
+  keys. environs has no option for this, so ``Env`` overrides ``_get_value``, the one hook
+  environs' own ``FileAwareEnv`` overrides to change where values come from. The same
+  hook lets tests pass a mapping instead of ``os.environ``.
+* ``expand_vars`` stays off: values (secret keys, database passwords) are used verbatim,
+  never rewritten for ``${NAME}`` or ``\\$``.
+* Parsers registered with ``add_parser``: ``env.database(name, default)``,
+  ``env.redis_url(name, default)`` and ``env.time_zone(name, default)``. environs calls a
+  registered parser on the default too, so defaults are checked like values.
+
+The database parser is kept hand-written (``parse_database_url``): environs'
+``dj_db_url`` needs dj-database-url, which the project does not depend on, and the
+project's URLs differ from that package's anyway (``sqlite:///path`` is an absolute path
+here, and a SQLite database gets the WAL/IMMEDIATE options of ``sqlite_database``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ImproperlyConfigured
+import environs
+from environs import ValidationError, validate
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+# For comma-separated lists read with ``subcast=str.strip``: "a,,b" is malformed.
+NO_EMPTY_ITEMS = validate.ContainsNoneOf([""], error="has an empty item")
 
 
-class Env:
+class Env(environs.Env):
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(eager=True, expand_vars=False)
         self.environ = os.environ if environ is None else environ
+        self.add_parser("database", database)
+        self.add_parser("redis_url", redis_url)
+        self.add_parser("time_zone", time_zone)
 
-    def _raw(self, name: str) -> str | None:
-        value = self.environ.get(name)
-        if value is None or value.strip() == "":
-            return None
+    def _get_value(self, env_key: str, default: Any) -> Any:
+        value = self.environ.get(env_key)
+        if value is None or not value.strip():
+            return default
         return value.strip()
 
-    def str(self, name: str, default: str = "") -> str:
-        value = self._raw(name)
-        return default if value is None else value
 
-    def bool(self, name: str, default: bool = False) -> bool:
-        value = self._raw(name)
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ImproperlyConfigured(
-            f"{name} must be one of true/false/1/0/yes/no/on/off, got {value!r}"
-        )
-
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
-        value = self._raw(name)
-        if value is None:
-            return default
-        try:
-            parsed = int(value)
-        except ValueError:
-            raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
-        if minimum is not None and parsed < minimum:
-            raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {parsed}")
-        return parsed
-
-    def float(
-        self,
-        name: str,
-        default: float,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-    ) -> float:
-        value = self._raw(name)
-        if value is None:
-            return default
-        try:
-            parsed = float(value)
-        except ValueError:
-            raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
-        if (
-            parsed != parsed
-            or (minimum is not None and parsed < minimum)
-            or (maximum is not None and parsed > maximum)
-        ):
-            raise ImproperlyConfigured(
-                f"{name} must be between {minimum} and {maximum}, got {value!r}"
-            )
-        return parsed
-
-    def list(self, name: str, default: list[str] | None = None) -> list[str]:
-        value = self._raw(name)
-        if value is None:
-            return list(default or [])
-        return [item.strip() for item in value.split(",") if item.strip()]
-
-    def time_zone(self, name: str, default: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        value = self.str(name, default)
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ImproperlyConfigured(
-                f"{name} must be an IANA time zone name, got {value!r}"
-            ) from None
-        return value
-
-    def database(self, name: str, default_sqlite_path: str) -> dict:
-        value = self._raw(name)
-        if value is None:
-            return sqlite_database(default_sqlite_path)
-        return parse_database_url(value, name=name)
-
-    def redis_url(self, name: str) -> str:
-        value = self._raw(name)
-        if value is None:
-            return ""
-        parts = urlsplit(value)
-        if parts.scheme not in {"redis", "rediss"} or not parts.hostname:
-            raise ImproperlyConfigured(f"{name} must be a redis://host:port/db URL, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            raise ImproperlyConfigured(f"{name} has a malformed port: {value!r}") from None
-        return value
+def database(value: str | Mapping[str, Any]) -> dict[str, Any]:
+    """A Django ``DATABASES`` entry from a URL; a default given as settings passes as is."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return parse_database_url(value)
 
 
-def sqlite_database(path: str) -> dict:
+def redis_url(value: str) -> str:
+    """``redis://host:port/db`` (or ``rediss://``); empty means none."""
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"redis", "rediss"} or not parts.hostname:
+        raise ValidationError(f"must be a redis://host:port/db URL, got {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValidationError(f"has a malformed port: {value!r}") from None
+    return value
+
+
+def time_zone(value: str) -> str:
+    """An IANA time zone name, checked against the time zone database."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"must be an IANA time zone name, got {value!r}") from None
+    return value
+
+
+def sqlite_database(path: str | Path) -> dict[str, Any]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": path,
+        "NAME": str(path),
         "OPTIONS": {
             # WAL lets the console read while a worker writes; IMMEDIATE avoids the
             # "database is locked" upgrade deadlock between two writers.
@@ -131,29 +99,30 @@ def sqlite_database(path: str) -> dict:
     }
 
 
-def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict:
+def parse_database_url(url: str) -> dict[str, Any]:
+    """``postgres://user:pass@host:port/db`` or ``sqlite:///path`` as Django settings."""
     parts = urlsplit(url)
     if parts.scheme in {"sqlite", "sqlite3"}:
         path = unquote(parts.path)
         if path.startswith("//"):
             path = path[1:]
         if not path or path == "/":
-            raise ImproperlyConfigured(f"{name} names no SQLite file: {url!r}")
+            raise ValidationError(f"names no SQLite file: {url!r}")
         return sqlite_database(path.lstrip("/") if parts.netloc == "." else path)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(
-            f"{name} must start with postgres:// or sqlite:///, got scheme {parts.scheme!r}"
+        raise ValidationError(
+            f"must start with postgres:// or sqlite:///, got scheme {parts.scheme!r}"
         )
-    database = unquote(parts.path.lstrip("/"))
-    if not database:
-        raise ImproperlyConfigured(f"{name} names no database: {url!r}")
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ValidationError(f"names no database: {url!r}")
     try:
         port = parts.port
     except ValueError:
-        raise ImproperlyConfigured(f"{name} has a malformed port: {url!r}") from None
+        raise ValidationError(f"has a malformed port: {url!r}") from None
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": database,
+        "NAME": name,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",

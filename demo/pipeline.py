@@ -30,11 +30,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from tqdm import tqdm
 
 from core.exceptions import ApplicationError
 from customers.models import Customer
 from demo.people import DEMO_LOGINS
-from demo.progress import Progress
+from demo.progress import progress_bar
 from demo.seed import SeedOptions, SeedResult, seed_demo_bank
 from demo.summary import bank_summary, format_bank_summary
 
@@ -53,17 +54,17 @@ class DemoOptions:
 class DemoContext:
     options: DemoOptions
     stdout: Any  # the command's OutputWrapper: one line per write
-    stderr: Any  # a plain stream for progress bars
+    stderr: Any  # a plain stream for progress bars (see demo.progress.CommandStream)
     seed_result: SeedResult | None = None
     sections: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def say(self, line: str) -> None:
         self.stdout.write(line)
 
-    def progress(self, total: int, label: str, *, unit: str = "") -> Progress:
+    def progress(self, total: int, label: str, *, unit: str = "it") -> tqdm:
         """A progress bar on stderr; use as a context manager and call ``update(n)``."""
-        stream = self.stderr if self.options.show_progress else _Discard()
-        return Progress(total, label, stream, unit=unit)
+        stream = self.stderr if self.options.show_progress else None
+        return progress_bar(total, label, stream, unit=unit)
 
     def report(self, title: str, lines: list[str]) -> None:
         """Add a section to the summary printed after the last step."""
@@ -74,17 +75,6 @@ class DemoContext:
 class DemoStep:
     title: str
     run: Callable[[DemoContext], None]
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 def migrate(ctx: DemoContext) -> None:

@@ -1,18 +1,20 @@
-"""A small progress bar for long demo steps, written to stderr and updated in place.
+"""Progress bars for long demo steps: tqdm, on stderr, drawn only on a terminal.
 
-On a terminal the bar redraws on one line (``\\r``) at most ten times a second; when
-stderr is not a terminal (CI logs, a subprocess) it prints one line per quarter so logs
-stay readable.
+``progress_bar`` returns a tqdm bar, used as a context manager with ``update(n)``. With
+no stream (``--no-progress``) or a stream that is not a terminal (a log file, a pipe, the
+test runner) the bar is disabled: a disabled tqdm is the null object, its ``update`` and
+``with`` work and draw nothing, so callers never check.
+
+``CommandStream`` is the one thing tqdm does not do: write to a management command's
+``self.stderr`` (Django's ``OutputWrapper`` ends every write with a newline).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import shutil
 from typing import Any, Protocol
 
-BAR_WIDTH = 30
-REDRAW_SECONDS = 0.1
+from tqdm import tqdm
 
 
 class Stream(Protocol):
@@ -21,77 +23,20 @@ class Stream(Protocol):
     def flush(self) -> None: ...
 
 
-class Progress:
-    def __init__(
-        self,
-        total: int,
-        label: str,
-        stream: Stream,
-        *,
-        unit: str = "",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.total = max(int(total), 0)
-        self.label = label
-        self.stream = stream
-        self.unit = unit
-        self.done = 0
-        self._clock = clock
-        self._started = clock()
-        self._last_draw = -1.0
-        self._next_quarter = 1
-        isatty = getattr(stream, "isatty", None)
-        self._in_place = bool(isatty and isatty())
-
-    def __enter__(self) -> Progress:
-        self._draw(force=True)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def elapsed(self) -> float:
-        return self._clock() - self._started
-
-    def update(self, amount: int = 1) -> None:
-        self.done = min(self.done + amount, self.total) if self.total else self.done + amount
-        self._draw()
-
-    def close(self) -> None:
-        self._draw(force=True)
-        if self._in_place:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def line(self) -> str:
-        fraction = self.done / self.total if self.total else 1.0
-        filled = round(BAR_WIDTH * fraction)
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        unit = f" {self.unit}" if self.unit else ""
-        rate = self.done / self.elapsed if self.elapsed > 0 else 0.0
-        return (
-            f"{self.label} [{bar}] {fraction:4.0%} {self.done:,}/{self.total:,}{unit}"
-            f" {self.elapsed:5.1f}s ({rate:,.0f}/s)"
-        )
-
-    def _draw(self, *, force: bool = False) -> None:
-        now = self._clock()
-        if self._in_place:
-            if force or now - self._last_draw >= REDRAW_SECONDS:
-                self.stream.write("\r" + self.line())
-                self.stream.flush()
-                self._last_draw = now
-            return
-        fraction = self.done / self.total if self.total else 1.0
-        if fraction * 4 >= self._next_quarter:
-            self._next_quarter = int(fraction * 4) + 1
-            self.stream.write(self.line() + "\n")
-            self.stream.flush()
-        elif force and self._last_draw < 0:
-            self.stream.write(self.line() + "\n")
-            self.stream.flush()
-            self._last_draw = now
+def progress_bar(total: int, label: str, stream: Stream | None, *, unit: str = "it") -> tqdm:
+    """A bar for ``total`` steps on ``stream``; disabled without a stream or terminal."""
+    return tqdm(
+        total=total,
+        desc=label,
+        unit=f" {unit}",
+        file=stream,
+        # None: tqdm draws only when the stream is a terminal.
+        disable=True if stream is None else None,
+        # The terminal's width, or 80 columns when it reports none (tqdm would draw
+        # nothing at all in a terminal of width 0).
+        ncols=shutil.get_terminal_size().columns,
+        mininterval=0.1,
+    )
 
 
 class CommandStream:
@@ -109,3 +54,9 @@ class CommandStream:
 
     def isatty(self) -> bool:
         return bool(self.wrapper.isatty())
+
+    @property
+    def encoding(self) -> str | None:
+        # tqdm draws Unicode blocks on a UTF-8 stream, ASCII otherwise; the wrapper's own
+        # ``encoding`` is io.TextIOBase's None, so ask the stream it wraps.
+        return getattr(self.wrapper._out, "encoding", None)

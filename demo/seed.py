@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import time
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -30,7 +29,7 @@ from demo.history import draw_history
 from demo.install import install_campaigns, install_catalog
 from demo.people import CHECKER, MAKER, ensure_channel_clients, ensure_demo_users
 from demo.population import CHUNK_SIZE, draw_population
-from demo.progress import Progress, Stream
+from demo.progress import Stream, progress_bar
 from demo.rows import RowContext, chunk_tables
 from demo.writer import reset_sequences, writer_for_connection
 from ledger.choices import AuditKind
@@ -143,12 +142,7 @@ def seed_customers(
 ) -> None:
     writer = writer_for_connection()
     check_constraints_as_we_go()
-    bar = (
-        Progress(options.customers, "Seeding customers", progress, unit="customers")
-        if progress
-        else None
-    )
-    with bar or nullcontext():
+    with progress_bar(options.customers, "Seeding customers", progress, unit="customers") as bar:
         for chunk, start in enumerate(range(0, options.customers, CHUNK_SIZE)):
             size = min(CHUNK_SIZE, options.customers - start)
             pop = draw_population(
@@ -160,8 +154,7 @@ def seed_customers(
             history = draw_history(columns, consents, rng)
             for table in chunk_tables(pop, consents, history, rng, context):
                 rows[table.model._meta.label] += writer.write(table.model, table.fields, table.rows)
-            if bar:
-                bar.update(size)
+            bar.update(size)
     reset_sequences(Customer)
 
 

@@ -5,22 +5,32 @@ tasks run eagerly in-process. ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch 
 PostgreSQL and Redis with separate workers.
 """
 
+import logging
 from pathlib import Path
 
 from celery.schedules import crontab
+from environs import validate
 
-from core.env import Env
+from core.env import NO_EMPTY_ITEMS, Env, sqlite_database
 
+# Every read below is strict: a malformed value stops start-up naming the variable.
 env = Env()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(env.str("CROSSSELL_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = env.path("CROSSSELL_VAR_DIR", BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DJANGO_DEBUG", False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", "crosssell-embedded-development-key-not-for-production")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "testserver"],
+    subcast=str.strip,
+    validate=NO_EMPTY_ITEMS,
+)
+CSRF_TRUSTED_ORIGINS = env.list(
+    "DJANGO_CSRF_TRUSTED_ORIGINS", [], subcast=str.strip, validate=NO_EMPTY_ITEMS
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -78,7 +88,9 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": env.database("DATABASE_URL", str(VAR_DIR / "crosssell.sqlite3"))}
+DATABASES = {
+    "default": env.database("DATABASE_URL", sqlite_database(VAR_DIR / "crosssell.sqlite3"))
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -100,15 +112,19 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else 
 # Bank-wide product settings.
 BANK_TIME_ZONE = env.time_zone("CROSSSELL_BANK_TIME_ZONE", "Europe/Lisbon")
 IDENTITY_MIN_CONFIDENCE = env.float(
-    "CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, minimum=0.0, maximum=1.0
+    "CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, validate=validate.Range(0.0, 1.0)
 )
-DECISION_TTL_SECONDS = env.int("CROSSSELL_DECISION_TTL_SECONDS", 900, minimum=1)
+DECISION_TTL_SECONDS = env.int(
+    "CROSSSELL_DECISION_TTL_SECONDS", 900, validate=validate.Range(min=1)
+)
 API_MAX_BODY_BYTES = 1024 * 1024
 # Content pre-checks refuse these phrases (comma separated; empty = the built-in list).
-CROSSSELL_BANNED_PHRASES = env.list("CROSSSELL_BANNED_PHRASES", []) or None
+CROSSSELL_BANNED_PHRASES = (
+    env.list("CROSSSELL_BANNED_PHRASES", [], subcast=str.strip, validate=NO_EMPTY_ITEMS) or None
+)
 # How long the ledger sealer waits for an uncommitted sequence gap before giving up on it.
 CROSSSELL_AUDIT_GAP_RETENTION_SECONDS = env.int(
-    "CROSSSELL_AUDIT_GAP_RETENTION_SECONDS", 3600, minimum=1
+    "CROSSSELL_AUDIT_GAP_RETENTION_SECONDS", 3600, validate=validate.Range(min=1)
 )
 # Pseudonymous customer references in the audit ledger are keyed HMACs of the bank's id.
 PSEUDONYM_KEY = env.str("CROSSSELL_PSEUDONYM_KEY", SECRET_KEY)
@@ -121,7 +137,7 @@ CACHES = {
 }
 
 # Celery: eager in-process unless a broker is configured.
-CELERY_BROKER_URL = env.redis_url("CELERY_BROKER_URL")
+CELERY_BROKER_URL = env.redis_url("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Workers consume this queue; separate deployments (or CI runs) sharing a Redis keep apart.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CROSSSELL_TASK_QUEUE", "celery")
@@ -167,7 +183,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ApiClientRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_client": env.str("CROSSSELL_API_RATE", "200000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_client": env.str(
+            "CROSSSELL_API_RATE",
+            "200000/min",
+            # what core.api.throttling.parse_rate reads: a count per s/m/h/d(...)
+            validate=validate.Regexp(
+                r"^\d+/[smhd][a-z]*$", error="must be a count per period, such as 200000/min"
+            ),
+        )
+    },
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -184,5 +209,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("CROSSSELL_LOG_LEVEL", "WARNING")},
+    # A level name (any case) or number; logging's own check would not name the variable.
+    "root": {
+        "handlers": ["console"],
+        "level": env.log_level("CROSSSELL_LOG_LEVEL", logging.WARNING),
+    },
 }

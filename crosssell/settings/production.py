@@ -11,6 +11,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.redis_url("CROSSSELL_CACHE_URL") or env.redis_url("CELERY_BROKER_URL"),
+        "LOCATION": env.redis_url("CROSSSELL_CACHE_URL", "")
+        or env.redis_url("CELERY_BROKER_URL", ""),
     }
 }

@@ -19,7 +19,7 @@ from demo.pipeline import (
     run_steps,
     summary_lines,
 )
-from demo.progress import Progress
+from demo.progress import CommandStream, progress_bar
 from tests.demo.conftest import AS_OF
 from tests.factories import CustomerFactory
 
@@ -48,14 +48,28 @@ def test_seed_demo_validates_its_arguments(options, message):
 
 @pytest.mark.django_db
 def test_seed_demo_reports_rows_keys_and_logins():
-    out, err = io.StringIO(), io.StringIO()
+    out, err = io.StringIO(), _Terminal()
     call_command("seed_demo", customers=40, seed=3, as_of="2025-06-01", stdout=out, stderr=err)
     text = out.getvalue()
     assert "Seeded 40 customers (seed 3, as of 2025-06-01)" in text
     assert "customers.Customer" in text and "decisioning.Response" in text
     assert "sms             demo-sms             key cs_" in text
     assert "maria    password maria-demo" in text
-    assert "Seeding customers [" in err.getvalue()
+    assert "Seeding customers: 100%" in err.getvalue() and "40/40" in err.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("no_progress", "stderr"),
+    [(True, lambda: _Terminal()), (False, io.StringIO)],
+    ids=["no-progress on a terminal", "stderr not a terminal"],
+)
+def test_seed_demo_draws_no_bar_with_no_progress_or_off_a_terminal(no_progress, stderr):
+    err = stderr()
+    call_command(
+        "seed_demo", customers=5, no_progress=no_progress, stdout=io.StringIO(), stderr=err
+    )
+    assert err.getvalue() == ""
 
 
 @pytest.mark.django_db
@@ -85,6 +99,21 @@ def test_demo_steps_run_in_order_and_report_into_the_summary():
     assert "  42 decisions stored" in lines
 
 
+@pytest.mark.parametrize("show_progress", [True, False])
+def test_demo_progress_is_drawn_on_stderr_unless_switched_off(show_progress):
+    terminal = _Terminal()
+    ctx = DemoContext(
+        options=DemoOptions(
+            customers=1, seed=1, as_of=AS_OF, serve=False, show_progress=show_progress
+        ),
+        stdout=_Lines(io.StringIO()),
+        stderr=terminal,
+    )
+    with ctx.progress(4, "Weekly batch", unit="customers") as bar:
+        bar.update(4)
+    assert ("Weekly batch: 100%" in terminal.getvalue()) is show_progress
+
+
 class _Lines:
     def __init__(self, stream: io.StringIO) -> None:
         self.stream = stream
@@ -98,27 +127,36 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_redraws_one_line_on_a_terminal_and_prints_quarters_elsewhere():
-    ticks = iter(range(100))
+def test_progress_redraws_one_line_on_a_terminal_and_draws_nothing_elsewhere():
     terminal = _Terminal()
-    with Progress(10, "Seeding", terminal, clock=lambda: float(next(ticks))) as bar:
+    with progress_bar(10, "Seeding", terminal, unit="customers") as bar:
         for _ in range(10):
             bar.update(1)
     drawn = terminal.getvalue()
-    assert drawn.count("\n") == 1 and drawn.count("\r") >= 10
-    assert "100% 10/10" in drawn
+    assert drawn.count("\n") == 1 and drawn.startswith("\r")
+    assert "Seeding: 100%" in drawn and "10/10" in drawn and "customers/s" in drawn
 
-    log = io.StringIO()
-    with Progress(100, "Seeding", log) as bar:
-        for _ in range(100):
-            bar.update(1)
-    assert [line.split("]")[1].split()[0] for line in log.getvalue().splitlines()] == [
-        "0%",
-        "25%",
-        "50%",
-        "75%",
-        "100%",
-    ]
+    log = io.StringIO()  # a log file, a pipe, the test runner
+    with progress_bar(10, "Seeding", log) as bar:
+        bar.update(10)
+    assert log.getvalue() == ""
+    with progress_bar(10, "Seeding", None) as bar:  # --no-progress: a null bar
+        bar.update(10)
+    assert bar.disable
+
+
+def test_a_command_stream_writes_without_the_newline_django_appends():
+    from django.core.management.base import OutputWrapper
+
+    class Utf8Terminal(_Terminal):
+        encoding = "utf-8"  # tqdm draws Unicode blocks on it
+
+    terminal = Utf8Terminal()
+    stream = CommandStream(OutputWrapper(terminal))
+    stream.write("\rhalf")
+    stream.write("\rdone")
+    assert terminal.getvalue() == "\rhalf\rdone"
+    assert stream.isatty() and stream.encoding == "utf-8"
 
 
 def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):

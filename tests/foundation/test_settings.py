@@ -1,7 +1,9 @@
-import pytest
-from django.core.exceptions import ImproperlyConfigured
+import importlib
 
-from core.env import Env, parse_database_url
+import pytest
+from environs import EnvError, validate
+
+from core.env import NO_EMPTY_ITEMS, Env, parse_database_url, sqlite_database
 
 
 @pytest.mark.parametrize(
@@ -9,22 +11,26 @@ from core.env import Env, parse_database_url
     [
         (lambda e: e.bool("DJANGO_DEBUG"), "maybe", "DJANGO_DEBUG"),
         (
-            lambda e: e.int("CROSSSELL_DECISION_TTL_SECONDS", 1, minimum=1),
+            lambda e: e.int("CROSSSELL_DECISION_TTL_SECONDS", 1, validate=validate.Range(min=1)),
             "ten",
             "CROSSSELL_DECISION_TTL_SECONDS",
         ),
         (
-            lambda e: e.int("CROSSSELL_DECISION_TTL_SECONDS", 1, minimum=1),
+            lambda e: e.int("CROSSSELL_DECISION_TTL_SECONDS", 1, validate=validate.Range(min=1)),
             "0",
             "CROSSSELL_DECISION_TTL_SECONDS",
         ),
         (
-            lambda e: e.float("CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, minimum=0, maximum=1),
+            lambda e: e.float(
+                "CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, validate=validate.Range(0, 1)
+            ),
             "1.5",
             "CROSSSELL_IDENTITY_MIN_CONFIDENCE",
         ),
         (
-            lambda e: e.float("CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, minimum=0, maximum=1),
+            lambda e: e.float(
+                "CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, validate=validate.Range(0, 1)
+            ),
             "nan",
             "CROSSSELL_IDENTITY_MIN_CONFIDENCE",
         ),
@@ -33,28 +39,75 @@ from core.env import Env, parse_database_url
             "Mars/Olympus",
             "CROSSSELL_BANK_TIME_ZONE",
         ),
-        (lambda e: e.redis_url("CELERY_BROKER_URL"), "amqp://localhost", "CELERY_BROKER_URL"),
+        (lambda e: e.redis_url("CELERY_BROKER_URL", ""), "amqp://localhost", "CELERY_BROKER_URL"),
         (
-            lambda e: e.redis_url("CELERY_BROKER_URL"),
+            lambda e: e.redis_url("CELERY_BROKER_URL", ""),
             "redis://localhost:port/0",
             "CELERY_BROKER_URL",
         ),
-        (lambda e: e.database("DATABASE_URL", "x"), "mysql://db/x", "DATABASE_URL"),
-        (lambda e: e.database("DATABASE_URL", "x"), "postgres://host:99999999/db", "DATABASE_URL"),
-        (lambda e: e.database("DATABASE_URL", "x"), "postgres://host/", "DATABASE_URL"),
+        (
+            lambda e: e.database("DATABASE_URL", sqlite_database("x")),
+            "mysql://db/x",
+            "DATABASE_URL",
+        ),
+        (
+            lambda e: e.database("DATABASE_URL", sqlite_database("x")),
+            "postgres://host:99999999/db",
+            "DATABASE_URL",
+        ),
+        (
+            lambda e: e.database("DATABASE_URL", sqlite_database("x")),
+            "postgres://host/",
+            "DATABASE_URL",
+        ),
+        (
+            lambda e: e.list(
+                "DJANGO_ALLOWED_HOSTS", [], subcast=str.strip, validate=NO_EMPTY_ITEMS
+            ),
+            "a.example,,b.example",
+            "DJANGO_ALLOWED_HOSTS",
+        ),
     ],
 )
 def test_malformed_setting_stops_start_up_naming_it(reader, value, named):
     variable = named
-    with pytest.raises(ImproperlyConfigured, match=named):
+    with pytest.raises(EnvError, match=named):
         reader(Env({variable: value}))
 
 
 def test_unset_settings_fall_back_to_the_embedded_defaults():
     env = Env({})
-    assert env.database("DATABASE_URL", "/tmp/x.sqlite3")["ENGINE"] == "django.db.backends.sqlite3"
-    assert env.redis_url("CELERY_BROKER_URL") == ""
+    assert env.database("DATABASE_URL", sqlite_database("/tmp/x.sqlite3")) == sqlite_database(
+        "/tmp/x.sqlite3"
+    )
+    assert env.redis_url("CELERY_BROKER_URL", "") == ""
     assert env.bool("DJANGO_DEBUG", False) is False
+
+
+def test_a_blank_setting_counts_as_unset_and_values_are_stripped():
+    env = Env(
+        {
+            "CELERY_BROKER_URL": "",
+            "DATABASE_URL": "  ",
+            "DJANGO_SECRET_KEY": "",
+            "CROSSSELL_DECISION_TTL_SECONDS": " 60 ",
+        }
+    )
+    assert env.redis_url("CELERY_BROKER_URL", "") == ""
+    assert env.database("DATABASE_URL", sqlite_database("/tmp/x"))["NAME"] == "/tmp/x"
+    assert env.str("DJANGO_SECRET_KEY", "embedded") == "embedded"
+    assert env.int("CROSSSELL_DECISION_TTL_SECONDS", 900) == 60
+
+
+def test_values_are_used_verbatim_without_variable_expansion():
+    env = Env({"DJANGO_SECRET_KEY": r"s3cr${HOME}t\$", "HOME": "/root"})
+    assert env.str("DJANGO_SECRET_KEY", "") == r"s3cr${HOME}t\$"
+
+
+def test_lists_are_comma_separated_with_items_stripped():
+    env = Env({"DJANGO_ALLOWED_HOSTS": "a.example, b.example "})
+    hosts = env.list("DJANGO_ALLOWED_HOSTS", [], subcast=str.strip, validate=NO_EMPTY_ITEMS)
+    assert hosts == ["a.example", "b.example"]
 
 
 def test_postgres_url_is_parsed_into_django_settings():
@@ -69,13 +122,46 @@ def test_postgres_url_is_parsed_into_django_settings():
     )
 
 
-def test_importing_settings_with_a_malformed_value_fails(monkeypatch):
-    import importlib
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite:///tmp/a.db", "/tmp/a.db"), ("sqlite:////tmp/a%20b.db", "/tmp/a b.db")],
+)
+def test_sqlite_url_gets_the_embedded_sqlite_options(url, path):
+    assert parse_database_url(url) == sqlite_database(path)
+    assert sqlite_database(path)["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CROSSSELL_IDENTITY_MIN_CONFIDENCE", "high"),
+        ("CROSSSELL_DECISION_TTL_SECONDS", "0"),
+        ("CROSSSELL_LOG_LEVEL", "LOUD"),
+        ("CROSSSELL_API_RATE", "lots"),
+        ("CROSSSELL_BANNED_PHRASES", "free,"),
+        ("DJANGO_CSRF_TRUSTED_ORIGINS", "https://a.example,,https://b.example"),
+    ],
+)
+def test_importing_settings_with_a_malformed_value_fails(monkeypatch, variable, value):
     import crosssell.settings.base as base
 
-    monkeypatch.setenv("CROSSSELL_IDENTITY_MIN_CONFIDENCE", "high")
-    with pytest.raises(ImproperlyConfigured, match="CROSSSELL_IDENTITY_MIN_CONFIDENCE"):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(EnvError, match=variable):
         importlib.reload(base)
-    monkeypatch.delenv("CROSSSELL_IDENTITY_MIN_CONFIDENCE")
+    monkeypatch.delenv(variable)
     importlib.reload(base)
+
+
+def test_settings_accept_log_levels_and_rates_in_their_usual_forms(monkeypatch):
+    import crosssell.settings.base as base
+
+    monkeypatch.setenv("CROSSSELL_LOG_LEVEL", "info")
+    monkeypatch.setenv("CROSSSELL_API_RATE", "50/s")
+    try:
+        importlib.reload(base)
+        assert base.LOGGING["root"]["level"] == 20
+        assert base.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_client"] == "50/s"
+    finally:
+        monkeypatch.delenv("CROSSSELL_LOG_LEVEL")
+        monkeypatch.delenv("CROSSSELL_API_RATE")
+        importlib.reload(base)

@@ -29,9 +29,12 @@ from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign, CampaignOffer, CampaignRun
 from compliance.versioning import bump_catalog_version
 from customers.models import Customer
-from decisioning import engine, runs, services
+from decisioning import engine
+from decisioning.decisions.inbound import context_for, decide_inbound
 from decisioning.decisions.snapshots import current_snapshot
 from decisioning.models import Decision
+from decisioning.runs.batch import campaign_run_start, run_chunk_execute
+from decisioning.signals.ingest import event_ingest
 from demo.benchmarks import (
     BENCH_PREFIX,
     Timing,
@@ -40,6 +43,7 @@ from demo.benchmarks import (
     percentile,
     time_calls,
 )
+from demo.progress import CommandStream, progress_bar
 from offers.models import Offer
 
 REALTIME_CODE = "BENCH_REALTIME"
@@ -50,7 +54,7 @@ def _run_chunks(chunk_pks: list[int]) -> None:
 
     django.setup()
     for chunk_pk in chunk_pks:
-        runs.run_chunk_execute(chunk_pk=chunk_pk)
+        run_chunk_execute(chunk_pk=chunk_pk)
 
 
 class Command(BaseCommand):
@@ -120,19 +124,17 @@ class Command(BaseCommand):
         now = timezone.now()
         loaded = current_snapshot(now)
         people = {c.external_id: c for c in Customer.objects.filter(external_id__in=sample)}
-        contexts = [services._context_for(loaded, people[x], now) for x in sample]
+        contexts = [context_for(loaded, people[x], now) for x in sample]
         request = engine.DecisionRequest(mode="inbound", now=now, channel="branch")
         pure = time_calls(lambda i: engine.decide(loaded.engine, contexts[i], request), len(sample))
         self.report("engine only (decide over a snapshot)", pure, "")
 
-        context = time_calls(
-            lambda i: services._context_for(loaded, people[sample[i]], now), len(sample)
-        )
+        context = time_calls(lambda i: context_for(loaded, people[sample[i]], now), len(sample))
         self.report("customer context load (queries)", context, "")
 
         def full(i: int) -> None:
             customer = Customer.objects.get(external_id=sample[i])
-            services.decide_inbound(actor="system:bench", customer=customer, channel="branch")
+            decide_inbound(actor="system:bench", customer=customer, channel="branch")
 
         service = time_calls(full, len(sample))
         self.report(
@@ -160,7 +162,7 @@ class Command(BaseCommand):
 
     def batch_run(self, campaign: Campaign, workers: int, chunk_size: int) -> None:
         floor = self.numpy_floor()
-        run = runs.campaign_run_start(
+        run = campaign_run_start(
             actor="system:bench", campaign=campaign, chunk_size=chunk_size, dispatch=False
         )
         chunks = list(run.chunks.order_by("first_customer_id").values_list("pk", flat=True))
@@ -176,15 +178,19 @@ class Command(BaseCommand):
         ]
         for process in processes:
             process.start()
-        while any(p.is_alive() for p in processes):
-            time.sleep(0.5)
-            done = CampaignRun.objects.values_list("processed_customers", flat=True).get(pk=run.pk)
-            self.progress(done, run.total_customers, time.perf_counter() - started)
+        with progress_bar(
+            run.total_customers, "  batch", CommandStream(self.stderr), unit="customers"
+        ) as bar:
+            while any(p.is_alive() for p in processes):
+                time.sleep(0.5)
+                done = CampaignRun.objects.values_list("processed_customers", flat=True).get(
+                    pk=run.pk
+                )
+                bar.update(done - bar.n)
         for process in processes:
             process.join()
         elapsed = time.perf_counter() - started
         run.refresh_from_db()
-        self.stderr.write("\n")
         stored = Decision.objects.filter(run=run).count()
         self.line(
             f"  end to end: {elapsed:6.1f} s  {run.processed_customers / elapsed:9.0f} customers/s  "
@@ -192,15 +198,6 @@ class Command(BaseCommand):
         )
         self.line(f"  floor: plain NumPy scoring pass (customers x 50 offers): {floor:6.2f} s")
         self.line(f"  outcomes: {run.outcome_counts}")
-
-    def progress(self, done: int, total: int, elapsed: float) -> None:
-        width = 40
-        filled = int(width * done / total) if total else width
-        self.stderr.write(
-            f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {elapsed:5.1f}s",
-            ending="",
-        )
-        self.stderr.flush()
 
     # --- signal to queued decision -------------------------------------------------------
 
@@ -234,7 +231,7 @@ class Command(BaseCommand):
         )
         events = []
         for external_id in externals:
-            ingested = services.event_ingest(
+            ingested = event_ingest(
                 actor="system:bench",
                 event_id=f"bench-{uuid.uuid4().hex}",
                 type="large_transfer_out",
