@@ -1,6 +1,6 @@
 """Channel actions (API.md): one view per operation, input and output serializers, a
 service call. No business rules here: views check roles and channels, validate input and
-shape output."""
+shape output; what they read comes from ``decisioning.selectors``."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ from decisioning.api.serializers import (
 from decisioning.decisions.inbound import decide_inbound
 from decisioning.feedback.overrides import override_record
 from decisioning.feedback.responses import response_record
-from decisioning.models import Decision, Message
+from decisioning.models import Decision
 from decisioning.outbound.ack import message_ack
 from decisioning.outbound.lease import messages_lease
+from decisioning.selectors import decision_get, message_channel
 from decisioning.signals.ingest import event_ingest
 
 
@@ -131,11 +132,7 @@ class DecisionDetailView(ApiView):
         tags=["decisions"],
     )
     def get(self, request, decision_id):
-        decision = (
-            Decision.objects.select_related("customer", "event", "campaign")
-            .filter(pk=decision_id)
-            .first()
-        )
+        decision = decision_get(pk=decision_id)
         if decision is None:
             raise NotFound("No such decision.")
         require_any_channel(self.client, decision_channels(decision))
@@ -201,7 +198,7 @@ class MessageAckView(ApiView):
         tags=["messages"],
     )
     def post(self, request, message_id):
-        channel = Message.objects.filter(pk=message_id).values_list("channel", flat=True).first()
+        channel = message_channel(message_id=message_id)
         if channel is None:
             raise NotFound("No such message.")
         require_channel(self.client, channel)
@@ -276,7 +273,7 @@ class OverrideCreateView(ApiView):
     )
     def post(self, request):
         data = validated(OverrideInputSerializer, request.data)
-        decision = Decision.objects.filter(pk=data["decision_id"]).first()
+        decision = decision_get(pk=data["decision_id"])
         if decision is None:
             raise Unprocessable("Unknown decision.", fields={"decision_id": ["unknown decision"]})
         require_any_channel(self.client, decision_channels(decision))

@@ -232,9 +232,9 @@ def test_erasure_from_the_console(client, people, bank):
 
 def test_rare_rows_are_searched_a_window_at_a_time(client, people, bank, monkeypatch):
     """Filters no index serves look at a bounded window per page, then offer to go on."""
-    from decisioning import views
+    from decisioning import selectors
 
-    monkeypatch.setattr(views, "SCAN_WINDOW", 20)
+    monkeypatch.setattr(selectors, "LEDGER_SCAN_WINDOW", 20)
     now = timezone.now()
     customer = CustomerFactory()
     rare = []

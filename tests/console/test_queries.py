@@ -6,18 +6,22 @@ and stay under the limit asserted with ``django_assert_max_num_queries``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import services as campaign_services
 from compliance import services as compliance_services
+from decisioning import selectors
 from decisioning.models import Contact, Message, Response
+from decisioning.rights.consent import do_not_contact_change
 from offers import services as offer_services
 from tests.console.builders import make_decision, pending_content_approval
 from tests.factories import (
@@ -55,10 +59,16 @@ HOT_PAGES = [
         7,
     ),
     (
+        "decision explanation",
+        "analyst",
+        lambda b: reverse("decisioning:decision_explain", args=[b.decision.pk]),
+        4,
+    ),
+    (
         "customer 360",
         "compliance",
         lambda b: reverse("decisioning:customer_360", args=[b.customer.external_id]),
-        16,
+        15,
     ),
     ("approval queue", "compliance", lambda b: reverse("compliance:approval_list"), 6),
     (
@@ -172,3 +182,37 @@ def test_hot_pages_run_a_fixed_number_of_queries(
     cache.clear()
     with django_assert_max_num_queries(limit):
         client.get(url(bank))
+
+
+def test_customer_360_reads_every_layer_in_one_query_each(
+    bank, people, django_assert_max_num_queries
+):
+    """Customer + do-not-contact (joined), holdings, their products, suppressions,
+    decisions, identities, consents, events, messages, responses, contacts and erasures:
+    twelve queries, with every relation the page shows already loaded."""
+    _grow(bank, people, 10)
+    do_not_contact_change(
+        actor=people["compliance"], customer=bank.customer, reason="asked", source="console"
+    )
+    with django_assert_max_num_queries(12):
+        overview = selectors.customer_360(external_id=bank.customer.external_id)
+        rows = {
+            field.name: list(value) if isinstance(value, QuerySet) else value
+            for field in dataclasses.fields(overview)
+            if (value := getattr(overview, field.name)) is not None
+        }
+        assert overview.do_not_contact is not None
+        shown = [
+            *(holding.product for holding in rows["holdings"]),
+            *(decision.campaign for decision in rows["decisions"]),
+            *((m.offer, m.campaign, m.content) for m in rows["messages_sent"]),
+            *((c.offer, c.campaign) for c in rows["contacts"]),
+            *(response.offer for response in rows["responses"]),
+        ]
+    assert len(rows["holdings"]) == 11 and len(rows["messages_sent"]) == 10 and shown
+    assert all(entry.active for entry in rows["suppressions"])
+
+
+def test_customer_360_of_an_unknown_customer_is_none(db, django_assert_max_num_queries):
+    with django_assert_max_num_queries(1):
+        assert selectors.customer_360(external_id="NOPE") is None
