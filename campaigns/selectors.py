@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from campaigns.models import Campaign, CampaignOffer, ContactPolicy
+from campaigns.policy_defaults import FALLBACK_POLICY_VERSION, default_contact_policy
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.selectors import is_approved, latest_approval
@@ -115,8 +116,16 @@ def targeting_state(campaign: Campaign) -> TargetingState:
 # --- contact policy ---------------------------------------------------------------------
 
 
-def active_contact_policy() -> ContactPolicy | None:
-    return ContactPolicy.objects.filter(is_active=True).first()
+def fallback_contact_policy() -> ContactPolicy:
+    """The bank's default policy (``campaigns.policy_defaults``) as an unsaved row."""
+    return ContactPolicy(version=FALLBACK_POLICY_VERSION, **default_contact_policy())
+
+
+def active_contact_policy() -> ContactPolicy:
+    """The contact policy in force: the active version, or the default policy
+    (``fallback_contact_policy``, version 0) while none is active. Every reader of the
+    policy asks here."""
+    return ContactPolicy.objects.filter(is_active=True).first() or fallback_contact_policy()
 
 
 def contact_policy_history() -> QuerySet[ContactPolicy]:

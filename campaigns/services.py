@@ -27,7 +27,12 @@ from django.utils import timezone
 
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign, CampaignOffer, ContactPolicy
-from campaigns.selectors import targeting_hash, targeting_is_approved, targeting_payload
+from campaigns.selectors import (
+    fallback_contact_policy,
+    targeting_hash,
+    targeting_is_approved,
+    targeting_payload,
+)
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import TargetedOffer, protected_name, targeting_prechecks
@@ -633,7 +638,9 @@ def contact_policy_update(*, actor: Any, data: Mapping[str, Any], note: str = ""
     with transaction.atomic():
         active = ContactPolicy.objects.select_for_update().filter(is_active=True).first()
         latest = ContactPolicy.objects.aggregate(latest=Max("version"))["latest"] or 0
-        values = {name: getattr(active, name) for name in POLICY_UPDATABLE} if active else {}
+        # With no active version yet, a change starts from the bank's default policy.
+        base = active or fallback_contact_policy()
+        values = {name: getattr(base, name) for name in POLICY_UPDATABLE}
         changes: dict[str, list[Any]] = {}
         for name, value in data.items():
             field = ContactPolicy._meta.get_field(name)

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from campaigns import services
+from campaigns import selectors, services
 from campaigns.choices import CampaignStatus, ChunkStatus, RunStatus
 from campaigns.filtersets import CampaignFilterSet
 from campaigns.forms import CampaignForm, CampaignOfferFormSet, ContactPolicyForm, offer_rows
@@ -260,7 +260,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @role_required(permissions.POLICY_WRITE)
 def policy_edit(request: HttpRequest) -> HttpResponse:
-    active = ContactPolicy.objects.filter(is_active=True).first()
+    active = selectors.active_contact_policy()
     form = ContactPolicyForm(request.POST or None, initial=ContactPolicyForm.initial_from(active))
     if request.method == "POST" and form.is_valid():
         try:

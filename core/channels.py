@@ -2,8 +2,10 @@
 
 Pure Python (no Django), so the engine reads it too. Model choices, the engine's channel
 sets, the pre-send gate's contact fields and quiet hours, the API's enums and the
-console's pickers all derive from ``CHANNELS``. Adding a channel is one entry here plus
-its content template (``templates/offers/previews/<code>.html``).
+console's pickers all derive from ``CHANNELS``. Adding a channel is one entry here; then
+``makemigrations`` regenerates the choices and check constraints that list channels
+(generated, not written), and the demo bank gives it content (``demo/catalog.py``).
+docs/ARCHITECTURE.md has the checklist.
 """
 
 from __future__ import annotations

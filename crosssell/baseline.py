@@ -3,26 +3,11 @@
 Data migrations create them the first time; ``post_migrate`` (which Django also sends
 after ``flush``) puts them back if they went missing, so a flushed database — or the
 test database between transactional tests — still has the console groups, the catalog
-version counter and a default contact policy.
+version counter and a default contact policy (``campaigns.policy_defaults``).
 """
 
-import datetime
-
+from campaigns.policy_defaults import default_contact_policy
 from core.choices import CONSOLE_GROUPS
-
-DEFAULT_POLICY = {
-    "daily_cap": 1,
-    "weekly_cap": 3,
-    "quiet_start": datetime.time(21, 0),
-    "quiet_end": datetime.time(8, 0),
-    "quiet_channels": ["push", "sms"],
-    "decline_cooldown_days": 30,
-    "fatigue_ignored_in_row": 3,
-    "fatigue_backoff_days": 14,
-    "presented_elsewhere_days": 7,
-    "hardship_event_types": ["payment_failed", "overdraft", "missed_loan_payment"],
-    "hardship_days": 30,
-}
 
 
 def ensure_baseline(using: str = "default", **kwargs) -> None:
@@ -40,5 +25,5 @@ def ensure_baseline(using: str = "default", **kwargs) -> None:
             is_active=True,
             note="Bank default contact policy",
             created_by="system:baseline",
-            **DEFAULT_POLICY,
+            **default_contact_policy(),
         )

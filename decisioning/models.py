@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.models import Campaign, CampaignRun
+from core.channels import OUTBOUND_CHANNELS
 from core.choices import Channel
 from customers.models import Customer, Event
 from decisioning.choices import DecisionMode, MessageStatus, ModelStatus, Outcome, OverrideAction
@@ -148,7 +149,7 @@ class Message(models.Model):
                 fields=["decision", "offer", "channel"], name="message_one_per_decision_offer"
             ),
             models.CheckConstraint(
-                condition=Q(channel__in=["push", "sms", "email"]), name="message_outbound_channel"
+                condition=Q(channel__in=OUTBOUND_CHANNELS), name="message_outbound_channel"
             ),
             models.CheckConstraint(
                 condition=Q(status__in=MessageStatus.values), name="message_status_valid"

@@ -2,7 +2,8 @@
 
 Outputs that sit on the hot path (decisions, leases) build their dict directly in
 ``to_representation``; the declared fields are what the OpenAPI schema says, and the
-tests check the two agree.
+tests check the two agree. A decision's offers are projections of the one released-offer
+shape (``decisioning.decisions.released``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.choices import Channel
 from customers.api.fields import CustomerReferenceField
 from customers.choices import EventStatus
 from decisioning.choices import DecisionMode, MessageStatus, Outcome, OverrideAction
+from decisioning.decisions.released import offer_body, suppressed_body
 from decisioning.models import Decision, Message, Override, Response
 from decisioning.outbound.lease import MAX_LEASE, MAX_LEASE_SECONDS
 
@@ -128,72 +130,6 @@ class StoredOfferSerializer(DecisionOfferSerializer):
     score_factors = ScoreFactorsSerializer(allow_null=True)
 
 
-def stored_offer_body(item: dict[str, Any]) -> dict[str, Any]:
-    factors = item.get("score_factors")
-    content = item.get("content")
-    return {
-        "rank": item.get("rank") or 1,
-        "offer_code": item.get("offer_code") or "",
-        "product_code": item.get("product_code") or "",
-        "campaign": item.get("campaign") or "",
-        "channel": item.get("channel") or None,
-        "content_version": item.get("content_version") or 1,
-        "content": (
-            {
-                "headline": content.get("headline", ""),
-                "body": content.get("body", ""),
-                "call_to_action": content.get("call_to_action", ""),
-                "disclosure": content.get("disclosure", ""),
-            }
-            if isinstance(content, dict)
-            else None
-        ),
-        "score": item.get("score"),
-        "score_factors": (
-            {name: factors.get(name) for name in ("propensity", "value", "lever", "context_weight")}
-            if isinstance(factors, dict)
-            else None
-        ),
-        "reasons": list(item.get("reasons") or ()),
-    }
-
-
-def offer_body(item: dict[str, Any]) -> dict[str, Any]:
-    factors = item["score_factors"]
-    content = item["content"]
-    return {
-        "rank": item["rank"],
-        "offer_code": item["offer_code"],
-        "product_code": item["product_code"],
-        "campaign": item["campaign"],
-        "channel": item["channel"],
-        "content_version": item["content_version"],
-        "content": {
-            "headline": content["headline"],
-            "body": content["body"],
-            "call_to_action": content["call_to_action"],
-            "disclosure": content["disclosure"],
-        },
-        "score": item["score"],
-        "score_factors": {
-            "propensity": factors["propensity"],
-            "value": factors["value"],
-            "lever": factors["lever"],
-            "context_weight": factors["context_weight"],
-        },
-        "reasons": list(item["reasons"]),
-    }
-
-
-def suppressed_body(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "offer_code": item.get("offer_code") or "",
-        "reason": item.get("reason") or "",
-        "campaign": item.get("campaign") or "",
-        "channel": item.get("channel"),
-    }
-
-
 class DecisionSerializer(serializers.Serializer):
     decision_id = serializers.UUIDField()
     customer = serializers.CharField(help_text="The customer's external_id.")
@@ -206,8 +142,6 @@ class DecisionSerializer(serializers.Serializer):
     offers = DecisionOfferSerializer(many=True)
     suppressed = SuppressedOfferSerializer(many=True)
 
-    offer_body = staticmethod(offer_body)
-
     def to_representation(self, decision: Decision) -> dict[str, Any]:
         return {
             "decision_id": str(decision.pk),
@@ -216,7 +150,7 @@ class DecisionSerializer(serializers.Serializer):
             "control_group": decision.control_group,
             "created_at": _iso(decision.created_at),
             "expires_at": _iso(decision.expires_at),
-            "offers": [self.offer_body(item) for item in decision.offers or ()],
+            "offers": [offer_body(item) for item in decision.offers or ()],
             "suppressed": [suppressed_body(item) for item in decision.suppressed or ()],
         }
 
@@ -228,7 +162,6 @@ class EventRefSerializer(serializers.Serializer):
 
 class DecisionDetailSerializer(DecisionSerializer):
     offers = StoredOfferSerializer(many=True)
-    offer_body = staticmethod(stored_offer_body)
     mode = serializers.ChoiceField(choices=DecisionMode.choices)
     event = EventRefSerializer(allow_null=True, help_text="The triggering event, if any.")
     campaign = serializers.CharField(allow_null=True, help_text="Event and batch decisions.")

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from decisioning import engine
 from decisioning.decisions.inbound import context_for
+from decisioning.decisions.released import stored_offers, stored_suppressed
 from decisioning.decisions.snapshots import current_snapshot
-from decisioning.decisions.store import offer_for_api, suppressed_for_api
 from decisioning.models import Decision
 
 # --- replay: the same request under today's rules ------------------------------------------
@@ -50,7 +50,7 @@ def decision_replay(*, decision: Decision, now: datetime | None = None) -> dict[
         "now": {
             "outcome": new.outcome,
             "control_group": new.control_group,
-            "offers": [offer_for_api(offer) for offer in new.offers],
-            "suppressed": [suppressed_for_api(item) for item in new.suppressed],
+            "offers": stored_offers(new.offers),
+            "suppressed": [stored_suppressed(item) for item in new.suppressed],
         },
     }

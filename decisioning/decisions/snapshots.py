@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign, ContactPolicy
+from campaigns.selectors import active_contact_policy
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.versioning import current_catalog_version
@@ -78,25 +79,28 @@ def _rule(text: str, what: str):
         return NEVER
 
 
-def _policy_spec() -> PolicySpec:
-    row = ContactPolicy.objects.filter(is_active=True).first()
-    if row is None:
-        return PolicySpec(version=0, default_time_zone=settings.BANK_TIME_ZONE)
+def policy_spec(policy: ContactPolicy) -> PolicySpec:
+    """A contact policy as the engine reads it."""
     return PolicySpec(
-        version=row.version,
-        daily_cap=row.daily_cap,
-        weekly_cap=row.weekly_cap,
-        quiet_start=row.quiet_start,
-        quiet_end=row.quiet_end,
-        quiet_channels=frozenset(row.quiet_channels),
-        decline_cooldown_days=row.decline_cooldown_days,
-        fatigue_ignored_in_row=row.fatigue_ignored_in_row,
-        fatigue_backoff_days=row.fatigue_backoff_days,
-        presented_elsewhere_days=row.presented_elsewhere_days,
-        hardship_event_types=frozenset(row.hardship_event_types),
-        hardship_days=row.hardship_days,
+        version=policy.version,
+        daily_cap=policy.daily_cap,
+        weekly_cap=policy.weekly_cap,
+        quiet_start=policy.quiet_start,
+        quiet_end=policy.quiet_end,
+        quiet_channels=frozenset(policy.quiet_channels or ()),
+        decline_cooldown_days=policy.decline_cooldown_days,
+        fatigue_ignored_in_row=policy.fatigue_ignored_in_row,
+        fatigue_backoff_days=policy.fatigue_backoff_days,
+        presented_elsewhere_days=policy.presented_elsewhere_days,
+        hardship_event_types=frozenset(policy.hardship_event_types or ()),
+        hardship_days=policy.hardship_days,
         default_time_zone=settings.BANK_TIME_ZONE,
     )
+
+
+def active_policy_spec() -> PolicySpec:
+    """The policy in force (``campaigns.selectors.active_contact_policy``) for the engine."""
+    return policy_spec(active_contact_policy())
 
 
 def _approved_contents(offer_ids: list[int]) -> dict[tuple[int, str], OfferContent]:
@@ -268,7 +272,7 @@ def build(
         products=products.values(),
         offers=offer_specs,
         campaigns=campaign_specs,
-        policy=_policy_spec(),
+        policy=active_policy_spec(),
         models=models,
     )
     return LoadedSnapshot(

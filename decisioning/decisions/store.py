@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -15,83 +14,18 @@ from core.channels import OUTBOUND
 from customers.identity import Resolution
 from customers.models import Customer, Event
 from decisioning import engine
+from decisioning.decisions.released import (
+    released_audit_data,
+    released_from_engine,
+    stored_offer,
+    stored_suppressed,
+)
 from decisioning.decisions.snapshots import LoadedSnapshot
 from decisioning.models import Contact, Decision, Message
 from ledger.choices import AuditKind
 from ledger.services import audit_many, build_record
 
 logger = logging.getLogger(__name__)
-
-
-# --- storing what the engine decided -------------------------------------------------
-
-
-def offer_for_api(offer: engine.ReleasedOffer) -> dict[str, Any]:
-    return {
-        "rank": offer.rank,
-        "offer_code": offer.offer_code,
-        "product_code": offer.product_code,
-        "campaign": offer.campaign_code,
-        "channel": offer.channel,
-        "content_version": offer.content.version,
-        "content": {
-            "headline": offer.content.headline,
-            "body": offer.content.body,
-            "call_to_action": offer.content.call_to_action,
-            "disclosure": offer.content.disclosure,
-        },
-        "score": round(offer.score, 6),
-        "score_factors": {
-            "propensity": offer.factors.propensity,
-            "value": offer.factors.value,
-            "lever": offer.factors.lever,
-            "context_weight": offer.factors.context_weight,
-        },
-        "reasons": list(offer.reasons),
-        "deliver_after": offer.deliver_after.isoformat() if offer.deliver_after else None,
-    }
-
-
-def suppressed_for_api(item: engine.Suppressed) -> dict[str, Any]:
-    return {
-        "offer_code": item.offer_code,
-        "campaign": item.campaign_code,
-        "channel": item.channel,
-        "reason": item.reason,
-    }
-
-
-def released_audit_data(
-    *,
-    decision: Decision,
-    offer: engine.ReleasedOffer,
-    loaded_versions: dict[str, Any],
-    event: Event | None,
-) -> dict[str, Any]:
-    """What a regulator asks of a released offer, without PII."""
-    return {
-        "decision_id": str(decision.pk),
-        "offer_code": offer.offer_code,
-        "product_code": offer.product_code,
-        "kind": offer.kind,
-        "campaign": offer.campaign_code,
-        "content_version": offer.content.version,
-        "content_hash": offer.content.content_hash,
-        "triggering_event": (
-            {"event_id": event.event_id, "type": event.type} if event is not None else None
-        ),
-        "model_version": offer.factors.model_version,
-        "policy_version": loaded_versions["policy_version"],
-        "snapshot_version": loaded_versions["snapshot_version"],
-        "score": offer.score,
-        "score_factors": {
-            "propensity": offer.factors.propensity,
-            "value": offer.factors.value,
-            "lever": offer.factors.lever,
-            "context_weight": offer.factors.context_weight,
-        },
-        "rationale": list(offer.reasons),
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +63,7 @@ def decision_store(
     }
     if identity is not None:
         explanation["identity"] = identity.as_dict()
+    releases = [released_from_engine(offer) for offer in result.offers]
     decision = Decision(
         customer=customer,
         mode=mode,
@@ -145,22 +80,18 @@ def decision_store(
         outcome_reason=result.outcome,
         snapshot_version=result.snapshot_version,
         policy_version=result.policy_version,
-        offers=[offer_for_api(offer) for offer in result.offers],
-        suppressed=[suppressed_for_api(item) for item in result.suppressed],
+        offers=[stored_offer(released) for released in releases],
+        suppressed=[stored_suppressed(item) for item in result.suppressed],
         explanation=explanation,
         requested_by=requested_by,
     )
-    versions = {
-        "policy_version": result.policy_version,
-        "snapshot_version": result.snapshot_version,
-    }
     messages: list[Message] = []
     try:
         with transaction.atomic():
             decision.save(force_insert=True)
             contacts: list[Contact] = []
             records = []
-            for offer in result.offers:
+            for offer, released in zip(result.offers, releases, strict=True):
                 offer_id = loaded.offer_ids[offer.offer_code]
                 message = None
                 if offer.channel in OUTBOUND:
@@ -189,10 +120,11 @@ def decision_store(
                             customer_ref=customer.pseudonym,
                             channel=offer.channel,
                             data=released_audit_data(
-                                decision=decision,
-                                offer=offer,
-                                loaded_versions=versions,
+                                released,
+                                decision_id=decision.pk,
                                 event=event,
+                                policy_version=result.policy_version,
+                                snapshot_version=result.snapshot_version,
                             ),
                             at=now,
                         )

@@ -195,11 +195,10 @@ def build_snapshot(
     products: Iterable[ProductSpec],
     offers: Iterable[OfferSpec],
     campaigns: Iterable[CampaignSpec],
-    policy: PolicySpec | None = None,
+    policy: PolicySpec,
     models: Iterable[ModelSpec] = (),
 ) -> Snapshot:
     """Validate and compile the catalog, campaigns, policy and models once."""
-    policy = policy or PolicySpec()
     if policy.max_offers_default < 1:
         raise ValueError("policy max_offers_default must be at least 1")
     product_map = {product.code: product for product in products}
@@ -218,11 +217,11 @@ def build_snapshot(
     model_map: dict[str, ModelSpec] = {}
     evaluators: dict[str, ModelEvaluator] = {}
     for model in models:
-        product = product_map.get(model.product_code)
-        if product is None:
+        modelled = product_map.get(model.product_code)
+        if modelled is None:
             raise ValueError(f"model v{model.version}: unknown product {model.product_code}")
         protected = protected_features(model.feature_names)
-        if product.is_credit and protected:
+        if modelled.is_credit and protected:
             raise ValueError(
                 f"model {model.product_code} v{model.version}: protected attributes "
                 f"{', '.join(protected)} are never features of a credit product"

@@ -130,22 +130,27 @@ class CampaignSpec:
 
 @dataclass(frozen=True, slots=True)
 class PolicySpec:
-    """The contact policy (versioned); every rule of DESIGN.md 3 and 8 reads it."""
+    """The contact policy (versioned); every rule of DESIGN.md 3 and 8 reads it.
 
-    version: int = 1
-    daily_cap: int = 1
-    weekly_cap: int = 3
-    quiet_start: time = time(21, 0)
-    quiet_end: time = time(8, 0)
-    quiet_channels: frozenset[str] = frozenset({"push", "sms"})
-    decline_cooldown_days: int = 30
-    fatigue_ignored_in_row: int = 3
-    fatigue_backoff_days: int = 14
-    presented_elsewhere_days: int = 7
-    hardship_event_types: frozenset[str] = frozenset(
-        {"payment_failed", "overdraft", "missed_loan_payment"}
-    )
-    hardship_days: int = 30
+    The policy's values have no defaults here: the loader passes the one in force
+    (``decisioning.decisions.snapshots.active_policy_spec``), whose defaults live in
+    ``campaigns.policy_defaults``; engine tests build theirs with
+    ``tests.engine.builders.contact_policy``.
+    """
+
+    version: int
+    daily_cap: int
+    weekly_cap: int
+    quiet_start: time
+    quiet_end: time
+    quiet_channels: frozenset[str]
+    decline_cooldown_days: int
+    fatigue_ignored_in_row: int
+    fatigue_backoff_days: int
+    presented_elsewhere_days: int
+    hardship_event_types: frozenset[str]
+    hardship_days: int
+    # Engine settings, not contact-policy values.
     max_offers_default: int = 3
     default_time_zone: str = "UTC"
 

@@ -30,7 +30,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from campaigns.models import ContactPolicy
+from campaigns.selectors import active_contact_policy
 from compliance.choices import SuppressionScope
 from compliance.services import suppression_add
 from core.actors import actor_name
@@ -94,10 +94,6 @@ def _existing(response_id: str, body_hash: str) -> RecordedResponse | None:
             fields={"response_id": ["already used with a different body"]},
         )
     return RecordedResponse(existing, duplicate=True)
-
-
-def _policy() -> ContactPolicy:
-    return ContactPolicy.objects.filter(is_active=True).first() or ContactPolicy(version=0)
 
 
 def response_record(
@@ -319,7 +315,7 @@ def _apply(
             effects.append(f"queued_messages_cancelled:{cancelled}")
     elif response.outcome == Outcome.DECLINE:
         if contact is None or contact.outcome != Outcome.DECLINE:
-            policy = _policy()
+            policy = active_contact_policy()
             until = min(response.occurred_at, now) + timedelta(days=policy.decline_cooldown_days)
             if until > now:
                 suppression_add(

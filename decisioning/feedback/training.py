@@ -18,11 +18,11 @@ from django.utils import timezone
 from compliance.versioning import bump_catalog_version
 from core.exceptions import ValidationFailed
 from decisioning.choices import ModelStatus, Outcome
+from decisioning.decisions.snapshots import active_policy_spec
 from decisioning.engine.batch import CustomerBatch
 from decisioning.engine.features import build_feature_matrix
 from decisioning.engine.fields import PRODUCT_FAMILIES
 from decisioning.engine.scoring import protected_features
-from decisioning.engine.types import PolicySpec
 from decisioning.models import PropensityModel, Response
 from decisioning.runs.loader import load_batch
 from ledger.choices import AuditKind
@@ -73,7 +73,7 @@ def training_set(product: Product, features: tuple[str, ...] | None = None) -> T
     customer_ids = np.fromiter((cid for cid, _ in rows), dtype=np.int64, count=len(rows))
     labels = np.fromiter((outcome == Outcome.ACCEPT for _, outcome in rows), dtype=np.float64)
     now = timezone.now()
-    policy = PolicySpec()
+    policy = active_policy_spec()
     matrices: list[np.ndarray] = []
     chosen = features
     unique_ids = np.unique(customer_ids)

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
 
 from campaigns.choices import CampaignStatus
-from campaigns.models import ContactPolicy
+from campaigns.selectors import active_contact_policy
 from compliance.choices import ApprovalStatus, ApprovalSubject, ConsentChannel, ConsentStatus
 from compliance.models import ApprovalRequest, Consent, DoNotContact, SuppressionEntry
 from core.channels import CONTACT_FIELD
@@ -65,16 +65,9 @@ class GateState:
     approved_contents: frozenset[int]
 
 
-def _active_policy() -> ContactPolicy:
-    # Without an active policy, the engine's defaults: push and SMS keep quiet hours.
-    return ContactPolicy.objects.filter(is_active=True).first() or ContactPolicy(
-        version=0, quiet_channels=["push", "sms"]
-    )
-
-
 def gate_state(messages: list[Message], *, now: datetime) -> GateState:
     customer_ids = sorted({m.customer_id for m in messages})
-    policy = _active_policy()
+    policy = active_contact_policy()
     consents: dict[int, dict[str, str]] = defaultdict(dict)
     for customer_id, channel, status in Consent.objects.filter(
         customer_id__in=customer_ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from decisioning.decisions.released import released_audit_data, released_from_message
 from decisioning.models import Decision, Message
 from ledger.choices import AuditKind
 from ledger.services import build_record
@@ -19,16 +20,6 @@ def explained_offers(messages: list[Message]) -> dict[Any, list[dict[str, Any]]]
     return {pk: offers if isinstance(offers, list) else [] for pk, offers in rows}
 
 
-def _offer_explanation(message: Message, explained: list[dict[str, Any]]) -> dict[str, Any]:
-    for offer in explained:
-        if offer.get("offer_code") == message.offer.code and offer.get("channel") in (
-            message.channel,
-            None,
-        ):
-            return offer
-    return {}
-
-
 def released_record(
     message: Message,
     *,
@@ -37,10 +28,9 @@ def released_record(
     lease_expires_at: datetime,
     explained: list[dict[str, Any]],
 ) -> Any:
+    """The ``offer_released`` record of a message leased now (``decisions.released``)."""
     decision = message.decision
-    explained_offer = _offer_explanation(message, explained)
-    factors = explained_offer.get("score_factors") or {}
-    event = decision.event
+    released = released_from_message(message, explained)
     return build_record(
         kind=AuditKind.OFFER_RELEASED,
         action="message_leased",
@@ -52,22 +42,13 @@ def released_record(
         channel=message.channel,
         data={
             "message_id": str(message.pk),
-            "decision_id": str(decision.pk),
-            "offer_code": message.offer.code,
-            "product_code": message.offer.product.code,
-            "kind": message.offer.kind,
-            "campaign": message.campaign.code if message.campaign else None,
-            "content_version": message.content.version,
-            "content_hash": message.content.content_hash,
-            "triggering_event": (
-                {"event_id": event.event_id, "type": event.type} if event is not None else None
+            **released_audit_data(
+                released,
+                decision_id=decision.pk,
+                event=decision.event,
+                policy_version=decision.policy_version,
+                snapshot_version=decision.snapshot_version,
             ),
-            "model_version": factors.get("model_version"),
-            "policy_version": decision.policy_version,
-            "snapshot_version": decision.snapshot_version,
-            "score": explained_offer.get("score"),
-            "score_factors": factors,
-            "rationale": explained_offer.get("reasons", []),
             "lease_count": message.lease_count + 1,
             "lease_expires_at": lease_expires_at,
         },

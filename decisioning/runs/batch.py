@@ -30,6 +30,7 @@ from core.exceptions import ValidationFailed
 from customers.models import Customer
 from decisioning import engine
 from decisioning.choices import DecisionMode, MessageStatus
+from decisioning.decisions.released import batch_stored_offer
 from decisioning.decisions.snapshots import LoadedSnapshot, build, current_snapshot
 from decisioning.engine import reasons
 from decisioning.engine.batch import NO_TIME
@@ -299,29 +300,21 @@ class StoredBatch:
                 offer = offers[index]
                 channel = result.channels[int(result.chosen_channel[row, slot])]
                 deferred = int(result.deliver_after_us[row, slot])
-                content = offer.contents[channel]
                 picks.append(
-                    {
-                        "rank": slot + 1,
-                        "offer_code": offer.code,
-                        "product_code": offer.product.code,
-                        "campaign": result.campaign_code,
-                        "channel": channel,
-                        "content_version": content.version,
-                        "score": float(result.chosen_score[row, slot]),
-                        "score_factors": {
-                            "propensity": float(result.chosen_propensity[row, slot]),
-                            "value": offer.expected_value,
-                            "lever": offer.lever,
-                            "context_weight": 1.0,
-                        },
-                        "deliver_after": (
+                    batch_stored_offer(
+                        rank=slot + 1,
+                        offer=offer,
+                        campaign=result.campaign_code,
+                        channel=channel,
+                        score=float(result.chosen_score[row, slot]),
+                        propensity=float(result.chosen_propensity[row, slot]),
+                        deliver_after=(
                             None
                             if deferred == NO_TIME
                             else datetime.fromtimestamp(deferred / 1e6, tz=UTC).isoformat()
                         ),
-                        "arm": result.offer_arms[index],
-                    }
+                        arm=result.offer_arms[index],
+                    )
                 )
             released = [] if control or shadow else picks
             if outcome not in (reasons.RELEASED, reasons.CONTROL_GROUP):

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from campaigns.policy_defaults import default_contact_policy
 from decisioning.engine import (
     ALL_CHANNELS,
     CampaignOffer,
@@ -94,6 +95,15 @@ def campaign(
     )
 
 
+def contact_policy(**fields: Any) -> PolicySpec:
+    """The bank's default contact policy (``campaigns.policy_defaults``, as version 1)
+    as the engine reads it, with ``fields`` changed."""
+    values: dict[str, Any] = {"version": 1, **default_contact_policy()}
+    values["quiet_channels"] = frozenset(values["quiet_channels"])
+    values["hardship_event_types"] = frozenset(values["hardship_event_types"])
+    return PolicySpec(**{**values, **fields})
+
+
 def snapshot(
     offers: Sequence[OfferSpec],
     campaigns: Sequence[CampaignSpec],
@@ -107,7 +117,7 @@ def snapshot(
         products=PRODUCTS.values(),
         offers=offers,
         campaigns=campaigns,
-        policy=policy or PolicySpec(),
+        policy=policy or contact_policy(),
         models=models,
     )
 

@@ -21,7 +21,6 @@ from decisioning.engine import (
     EventRecord,
     ModelSpec,
     NumberColumn,
-    PolicySpec,
     Rule,
     StringColumn,
     SuppressionSpec,
@@ -32,7 +31,16 @@ from decisioning.engine import (
 )
 from decisioning.engine.timeutil import to_us
 
-from .builders import NOW, PRODUCTS, campaign, contact, customer, offer, snapshot
+from .builders import (
+    NOW,
+    PRODUCTS,
+    campaign,
+    contact,
+    contact_policy,
+    customer,
+    offer,
+    snapshot,
+)
 from .strategies import PRODUCT_CODES, nodes, profiles, times
 
 HARDSHIP = ("payment_failed", "overdraft", "missed_loan_payment")
@@ -96,7 +104,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         shadow=draw(st.booleans()) and draw(st.booleans()),
         status=draw(st.sampled_from(("running", "running", "running", "draft"))),
     )
-    policy = PolicySpec(
+    policy = contact_policy(
         daily_cap=draw(st.sampled_from((1, 2))),
         weekly_cap=draw(st.sampled_from((2, 3))),
         fatigue_ignored_in_row=draw(st.sampled_from((0, 2, 3))),

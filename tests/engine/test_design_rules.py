@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from decisioning.engine import (
     CampaignOffer,
-    PolicySpec,
     SuppressionSpec,
     decide,
     reasons,
@@ -19,6 +18,7 @@ from .builders import (
     batch,
     campaign,
     contact,
+    contact_policy,
     customer,
     event,
     hardship,
@@ -178,7 +178,7 @@ def test_request_for_more_offers_than_the_budget_releases_what_fits_and_marks_th
     snap = snapshot(
         [offer("GOLD"), offer("LOAN", "PERSONAL_LOAN"), offer("SAVE", "SAVINGS")],
         [campaign(1, ["GOLD", "LOAN", "SAVE"])],
-        policy=PolicySpec(daily_cap=2, weekly_cap=5),
+        policy=contact_policy(daily_cap=2, weekly_cap=5),
     )
     person = customer(
         contact_history=[contact("X", later(hours=-1), product="FUND", outcome="click")]
@@ -322,7 +322,7 @@ def test_one_offer_per_product_family_and_top_n_per_channel():
             offer("FUND", "FUND"),
         ],
         [campaign(1, ["GOLD", "FUEL", "LOAN", "SAVE", "FUND"])],
-        policy=PolicySpec(daily_cap=5, weekly_cap=5),
+        policy=contact_policy(daily_cap=5, weekly_cap=5),
     )
     decision = decide(snap, customer(), inbound(max_offers=2))
     assert [o.offer_code for o in decision.offers] == ["FUEL", "LOAN"]  # 1080, 40 (FUND 20)
@@ -332,7 +332,7 @@ def test_one_offer_per_product_family_and_top_n_per_channel():
 
 
 def test_contact_policy_is_configurable():
-    policy = PolicySpec(
+    policy = contact_policy(
         version=7,
         daily_cap=2,
         decline_cooldown_days=5,

@@ -23,14 +23,22 @@ from decisioning.engine import (
     Decision,
     DecisionRequest,
     EventRecord,
-    PolicySpec,
     decide,
 )
 from decisioning.engine.timeutil import quiet_hours, zone
 
-from .builders import NOW, campaign, customer, offer, snapshot, with_released, with_response
+from .builders import (
+    NOW,
+    campaign,
+    contact_policy,
+    customer,
+    offer,
+    snapshot,
+    with_released,
+    with_response,
+)
 
-POLICY = PolicySpec()
+POLICY = contact_policy()
 EVENTS = ("app_login", "card_transaction", "payment_failed", "salary_deposit", "overdraft")
 INBOUND = ("mobile_app", "web", "contact_center")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from decisioning.engine import ModelSpec, PolicySpec, compare, decide
+from decisioning.engine import ModelSpec, compare, decide
 
-from .builders import campaign, customer, inbound, offer, snapshot
+from .builders import campaign, contact_policy, customer, inbound, offer, snapshot
 
 MODEL = ModelSpec("PERSONAL_LOAN", "3", ("age",), (0.0,), intercept=-1.0)
 
@@ -39,7 +39,7 @@ def test_replay_names_removed_offers_with_the_rule_that_now_removes_them():
         offer("LOAN", "PERSONAL_LOAN", status="paused"),
         offer("SAVE", "SAVINGS"),
     ]
-    policy = PolicySpec(version=2, daily_cap=3, weekly_cap=3)
+    policy = contact_policy(version=2, daily_cap=3, weekly_cap=3)
     stored, new = stored_and_new(offers=offers, policy=policy, models=[])
     assert [o["offer_code"] for o in stored["offers"]] == ["LOAN"]
     diff = compare(stored, new)
