@@ -225,7 +225,9 @@ def identity_rows(pop: Population, rng: np.random.Generator, ctx: RowContext) ->
 
 
 def _captured_at(pop: Population, i: int, fraction: float, ctx: RowContext) -> datetime.datetime:
-    days_before = int(pop.tenure_days[i] * (1.0 - fraction))
+    """Some morning of the customer's tenure, always before the seed's "now" (the start of
+    its as-of day): a consent captured later would outrank a real change made today."""
+    days_before = int(pop.tenure_days[i] * (1.0 - fraction)) + 1
     return ctx.as_of_midnight_utc - datetime.timedelta(days=days_before, hours=-10)
 
 

@@ -199,3 +199,17 @@ def test_acceptance_depends_learnably_on_profile_and_holdings(seeded_bank):
         model, np.array(rows, dtype=float), np.array(labels), cv=folds, scoring="roc_auc"
     )
     assert auc.mean() > 0.65, f"{product}: cross-validated AUC {auc.mean():.3f}"
+
+
+@pytest.mark.django_db
+def test_nothing_seeded_is_captured_after_the_seeds_now(seeded_bank):
+    """The seed's "now" is the start of its as-of day: a consent or response stamped later
+    that day would outrank a real change made earlier that day (a revoke ignored)."""
+    from compliance.models import Consent
+    from decisioning.models import Contact, Response
+    from demo.seed import bank_midnight_utc
+
+    now = bank_midnight_utc(AS_OF)
+    assert not Consent.objects.filter(captured_at__gt=now).exists()
+    assert not Response.objects.filter(occurred_at__gt=now).exists()
+    assert not Contact.objects.filter(released_at__gt=now).exists()
