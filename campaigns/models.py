@@ -155,7 +155,13 @@ class CampaignRunChunk(models.Model):
 
 
 class ContactPolicy(models.Model):
-    """Global caps, cooldowns and quiet hours. Changing it writes a new version."""
+    """Global caps, cooldowns and quiet hours. Changing it writes a new version.
+
+    A new version is written inactive and submitted for approval (subject
+    ``contact_policy``: this row's id, ``version`` and ``campaigns.policy_hash``); only a
+    checker's approval makes it the active one, so ``is_active`` marks the version in
+    force and a pending version never is.
+    """
 
     version = models.PositiveIntegerField(unique=True)
     is_active = models.BooleanField(default=False)
@@ -163,7 +169,8 @@ class ContactPolicy(models.Model):
     weekly_cap = models.PositiveIntegerField(default=3)
     quiet_start = models.TimeField(default=datetime.time(21, 0))
     quiet_end = models.TimeField(default=datetime.time(8, 0))
-    quiet_channels = models.JSONField(default=list)
+    # Empty: quiet hours hold nothing back (a change that needs approval like any other).
+    quiet_channels = models.JSONField(default=list, blank=True)
     decline_cooldown_days = models.PositiveIntegerField(default=30)
     fatigue_ignored_in_row = models.PositiveIntegerField(default=3)
     fatigue_backoff_days = models.PositiveIntegerField(default=14)

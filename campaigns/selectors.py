@@ -13,7 +13,7 @@ from campaigns.models import Campaign, CampaignOffer, ContactPolicy
 from campaigns.policy_defaults import FALLBACK_POLICY_VERSION, default_contact_policy
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
-from compliance.selectors import is_approved, latest_approval
+from compliance.selectors import approvals_by_version, is_approved, latest_approval
 from core.json import canonical_json
 
 _CENTS = Decimal("0.01")
@@ -124,9 +124,52 @@ def fallback_contact_policy() -> ContactPolicy:
 def active_contact_policy() -> ContactPolicy:
     """The contact policy in force: the active version, or the default policy
     (``fallback_contact_policy``, version 0) while none is active. Every reader of the
-    policy asks here."""
+    policy asks here.
+
+    A version becomes the active one only when a checker approves it
+    (``campaigns.services.on_contact_policy_decided``); a pending version is never
+    active, so it is never in force.
+    """
     return ContactPolicy.objects.filter(is_active=True).first() or fallback_contact_policy()
 
 
 def contact_policy_history() -> QuerySet[ContactPolicy]:
     return ContactPolicy.objects.order_by("-version")
+
+
+def contact_policy_approval(policy: ContactPolicy) -> ApprovalRequest | None:
+    """The latest approval request for one policy version."""
+    return latest_approval(ApprovalSubject.CONTACT_POLICY, policy.pk, policy.version)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersionState:
+    policy: ContactPolicy
+    approval: ApprovalRequest | None  # the latest request for this version, if any
+
+    @property
+    def status(self) -> str:
+        """active, pending, approved (superseded), rejected, changes_requested, withdrawn,
+        or not_submitted (written before policy changes needed approval)."""
+        if self.policy.is_active:
+            return "active"
+        return self.approval.status if self.approval else "not_submitted"
+
+
+def contact_policy_versions(*, limit: int = 50) -> list[PolicyVersionState]:
+    """The newest versions with their approval state, in two queries."""
+    policies = list(ContactPolicy.objects.order_by("-version")[:limit])
+    requests = approvals_by_version(ApprovalSubject.CONTACT_POLICY, [p.pk for p in policies])
+    return [PolicyVersionState(p, requests.get((p.pk, p.version))) for p in policies]
+
+
+def contact_policy_proposal(
+    states: list[PolicyVersionState] | None = None,
+) -> PolicyVersionState | None:
+    """The version waiting for review to replace the active one, if any."""
+    states = contact_policy_versions() if states is None else states
+    active = next((s.policy.version for s in states if s.policy.is_active), 0)
+    return next(
+        (s for s in states if s.policy.version > active and s.status == ApprovalStatus.PENDING),
+        None,
+    )

@@ -4,7 +4,9 @@ A campaign's targeting — audience rule, offers with arms and weights, channels
 control-group share — is versioned: any change bumps ``targeting_version``, and a
 campaign launches (or resumes) only when compliance approved exactly its current
 version and hash and each of its offers has approved content on an allowed channel.
-The contact policy is versioned too: a change writes a new version and activates it.
+The contact policy is versioned too: a change writes a new version, pending, and
+submits it for approval; only a checker's approval (never the maker's) makes it the
+active one, while the version in force stays active meanwhile.
 
 Every write is audited (kinds ``campaign`` / ``policy``) and bumps the catalog version.
 """
@@ -27,6 +29,7 @@ from django.utils import timezone
 
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign, CampaignOffer, ContactPolicy
+from campaigns.policy_hash import POLICY_FIELDS, normalised, policy_hash_of, policy_values
 from campaigns.selectors import (
     fallback_contact_policy,
     targeting_hash,
@@ -35,8 +38,15 @@ from campaigns.selectors import (
 )
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
-from compliance.prechecks import TargetedOffer, protected_name, targeting_prechecks
-from compliance.services import approval_submit
+from compliance.prechecks import (
+    WARNING,
+    Finding,
+    TargetedOffer,
+    protected_name,
+    targeting_prechecks,
+)
+from compliance.selectors import is_approved, latest_approval
+from compliance.services import approval_submit, approval_withdraw
 from compliance.signals import approval_decided
 from compliance.versioning import bump_catalog_version
 from core.actors import actor_name
@@ -75,21 +85,8 @@ FINISHED = frozenset({CampaignStatus.COMPLETED, CampaignStatus.ARCHIVED})
 LAUNCHABLE = frozenset(
     {CampaignStatus.DRAFT, CampaignStatus.PENDING_APPROVAL, CampaignStatus.APPROVED}
 )
-POLICY_UPDATABLE = frozenset(
-    {
-        "daily_cap",
-        "weekly_cap",
-        "quiet_start",
-        "quiet_end",
-        "quiet_channels",
-        "decline_cooldown_days",
-        "fatigue_ignored_in_row",
-        "fatigue_backoff_days",
-        "presented_elsewhere_days",
-        "hardship_event_types",
-        "hardship_days",
-    }
-)
+POLICY_UPDATABLE = frozenset(POLICY_FIELDS)
+POLICY_SUBJECT = "Contact policy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,8 +613,17 @@ def on_targeting_approval_decided(
 
 
 def contact_policy_update(*, actor: Any, data: Mapping[str, Any], note: str = "") -> ContactPolicy:
-    """Write a new policy version from the active one with ``data`` changed and make it
-    the active one. A version, once written, never changes (only its active flag)."""
+    """Propose a change of the contact policy: a new version from the one in force (or
+    from the proposal waiting for review, which it replaces) with ``data`` changed,
+    written *pending* and submitted for approval in ``actor``'s name — so ``actor`` is a
+    person who may submit. The active version stays in force until a checker, never the
+    maker, approves the new one (``on_contact_policy_decided``). A version, once
+    written, never changes (only its active flag).
+
+    Returns the new pending version; the version in force when nothing changed; and,
+    when the change goes back to exactly what is in force, the version in force (the
+    author's proposal is withdrawn).
+    """
     unknown = sorted(set(data) - POLICY_UPDATABLE)
     if unknown:
         raise ValidationFailed(
@@ -637,11 +643,11 @@ def contact_policy_update(*, actor: Any, data: Mapping[str, Any], note: str = ""
         raise ValidationFailed("The contact policy is not valid.", fields=errors)
     with transaction.atomic():
         active = ContactPolicy.objects.select_for_update().filter(is_active=True).first()
-        latest = ContactPolicy.objects.aggregate(latest=Max("version"))["latest"] or 0
-        # With no active version yet, a change starts from the bank's default policy.
-        base = active or fallback_contact_policy()
-        values = {name: getattr(base, name) for name in POLICY_UPDATABLE}
-        changes: dict[str, list[Any]] = {}
+        in_force = active or fallback_contact_policy()
+        proposal, proposal_request = _policy_proposal(active)
+        # Editing continues the proposal waiting for review, if there is one.
+        base = proposal or in_force
+        values = policy_values(base)
         for name, value in data.items():
             field = ContactPolicy._meta.get_field(name)
             if name not in ("quiet_channels", "hardship_event_types"):
@@ -651,35 +657,267 @@ def contact_policy_update(*, actor: Any, data: Mapping[str, Any], note: str = ""
                     raise ValidationFailed(
                         "The contact policy is not valid.", fields={name: exc.messages}
                     ) from None
-            if values.get(name) != value:
-                changes[name] = [values.get(name), value]
             values[name] = value
-        if active is not None and not changes:
-            return active
+        changes = _policy_changes(policy_values(base), values)
+        if not changes and (active is not None or proposal is not None):
+            return base
+        user = _user_or_none(actor)
+        if user is None:
+            raise PermissionDenied(
+                "The contact policy is changed by a person: the change is submitted for "
+                "approval in their name."
+            )
+        latest = ContactPolicy.objects.aggregate(latest=Max("version"))["latest"] or 0
         policy = ContactPolicy(
             version=latest + 1,
-            is_active=True,
+            is_active=False,
             note=note,
             created_by=actor_name(actor),
             **values,
         )
-        if active is not None:
-            # The one change an old version ever sees: it stops being the active one.
-            ContactPolicy.objects.filter(pk=active.pk).update(is_active=False)
+        # Validate before anything else changes (a refused change withdraws nothing).
+        try:
+            policy.full_clean()
+        except ValidationError as exc:
+            fields = (
+                exc.message_dict
+                if hasattr(exc, "error_dict")
+                else {"non_field_errors": exc.messages}
+            )
+            raise ValidationFailed(
+                "The contact policy is not valid.", fields={k: list(v) for k, v in fields.items()}
+            ) from None
+        if proposal_request is not None:
+            _make_way_for_policy(user=user, request=proposal_request, version=policy.version)
+        if active is not None and normalised(values) == normalised(policy_values(active)):
+            return active  # back to what is in force: nothing to approve
         _clean_and_save(policy, "The contact policy is not valid.")
+        in_force_changes = _policy_changes(policy_values(in_force), values)
+        request = approval_submit(
+            actor_user=user,
+            subject_type=ApprovalSubject.CONTACT_POLICY,
+            subject_id=policy.pk,
+            subject_version=policy.version,
+            content_hash=policy_hash_of(policy),
+            subject_repr=POLICY_SUBJECT,
+            snapshot={
+                "version": policy.version,
+                "note": note,
+                **normalised(values),
+                "in_force": {"version": in_force.version, **normalised(policy_values(in_force))},
+            },
+            prechecks=contact_policy_prechecks(in_force=in_force, proposed=policy),
+        )
         audit(
             kind=AuditKind.POLICY,
-            action="contact_policy_version_created",
+            action="contact_policy_version_proposed",
             actor=actor,
             object_type="contact_policy",
             object_id=policy.pk,
             object_repr=str(policy),
             data={
                 "version": policy.version,
+                "in_force_version": in_force.version,
                 "previous_version": active.version if active else None,
-                "changes": changes,
+                "changes": in_force_changes,
                 "note": note,
+                "approval_request": request.pk,
+                "content_hash": request.content_hash,
             },
         )
-        bump_catalog_version()
     return policy
+
+
+def _policy_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
+    a, b = normalised(before), normalised(after)
+    return {name: [before[name], after[name]] for name in POLICY_FIELDS if a[name] != b[name]}
+
+
+def _policy_proposal(
+    active: ContactPolicy | None,
+) -> tuple[ContactPolicy | None, ApprovalRequest | None]:
+    """The newest version above the active one, if its latest request is pending."""
+    newest = (
+        ContactPolicy.objects.select_for_update()
+        .filter(version__gt=active.version if active else 0)
+        .order_by("-version")
+        .first()
+    )
+    if newest is None:
+        return None, None
+    request = latest_approval(ApprovalSubject.CONTACT_POLICY, newest.pk, newest.version)
+    if request is None or request.status != ApprovalStatus.PENDING:
+        return None, None
+    return newest, request
+
+
+def _make_way_for_policy(*, user: AbstractBaseUser, request: ApprovalRequest, version: int) -> None:
+    """A pending version is replaced only by its author (withdrawn, audited)."""
+    if request.submitted_by_id != user.pk:
+        raise Conflict(
+            f"Contact policy v{request.subject_version}, submitted by "
+            f"{request.submitted_by.get_username()}, is waiting for review; it must be "
+            "decided or withdrawn before another change.",
+            fields={"policy": [f"request {request.pk} is pending"]},
+        )
+    approval_withdraw(actor_user=user, request=request, comment=f"Replaced by v{version}.")
+
+
+def contact_policy_prechecks(*, in_force: ContactPolicy, proposed: ContactPolicy) -> list[Finding]:
+    """What the reviewer should look at twice: every way the proposal contacts customers
+    more, or protects them less, than the policy in force (DESIGN.md rules 3 and 8)."""
+    findings: list[Finding] = []
+
+    def warn(code: str, field: str, message: str) -> None:
+        findings.append(Finding(code, WARNING, message, field))
+
+    for name, label in (("daily_cap", "daily"), ("weekly_cap", "weekly")):
+        before, after = getattr(in_force, name), getattr(proposed, name)
+        if after > before:
+            warn(
+                "contact_cap_raised",
+                name,
+                f"The {label} cap of outbound marketing messages per customer rises from "
+                f"{before} to {after}.",
+            )
+    lifted = sorted(set(in_force.quiet_channels or ()) - set(proposed.quiet_channels or ()))
+    if in_force.quiet_start != in_force.quiet_end and proposed.quiet_start == proposed.quiet_end:
+        lifted = sorted(set(in_force.quiet_channels or ()))
+    if lifted:
+        warn(
+            "quiet_hours_lifted",
+            "quiet_channels",
+            f"Quiet hours no longer hold messages back on {', '.join(lifted)}: they may be "
+            "sent at night.",
+        )
+    for name, what in (
+        ("decline_cooldown_days", "The cooldown after a decline"),
+        ("fatigue_backoff_days", "The back-off after ignored offers"),
+        ("presented_elsewhere_days", "The pause before the same offer on another channel"),
+        ("hardship_days", "The protection after a hardship signal"),
+    ):
+        before, after = getattr(in_force, name), getattr(proposed, name)
+        if after < before:
+            warn(
+                f"{name.removesuffix('_days')}_shortened",
+                name,
+                f"{what} is cut from {before} to {after} day{'s' if after != 1 else ''}.",
+            )
+    if proposed.fatigue_ignored_in_row > in_force.fatigue_ignored_in_row:
+        warn(
+            "fatigue_threshold_raised",
+            "fatigue_ignored_in_row",
+            f"Back-off now starts after {proposed.fatigue_ignored_in_row} ignored offers in "
+            f"a row instead of {in_force.fatigue_ignored_in_row}.",
+        )
+    dropped = sorted(
+        set(in_force.hardship_event_types or ()) - set(proposed.hardship_event_types or ())
+    )
+    if dropped:
+        warn(
+            "hardship_events_dropped",
+            "hardship_event_types",
+            f"No longer hardship signals: {', '.join(dropped)}; credit sales are not held "
+            "back after them.",
+        )
+    return findings
+
+
+@receiver(approval_decided, dispatch_uid="campaigns.contact_policy_approval_decided")
+def on_contact_policy_decided(
+    sender: Any, request: ApprovalRequest, previous_status: str, actor: Any, **kwargs: Any
+) -> None:
+    """Make an approved policy version the active one; step back from a revoked one.
+
+    Approved: the version (its stored values must still hash to what was approved)
+    becomes the active one and the version it replaces stops being active; approving a
+    version older than the one in force is refused (the decision rolls back). Revoked
+    while active: the newest earlier approved version is active again (or, with none,
+    the bank's default policy). Runs inside the decision's transaction.
+    """
+    if request.subject_type != ApprovalSubject.CONTACT_POLICY:
+        return
+    policy = ContactPolicy.objects.select_for_update().filter(pk=request.subject_id).first()
+    if policy is None:
+        return
+    active = ContactPolicy.objects.select_for_update().filter(is_active=True).first()
+    if previous_status == ApprovalStatus.PENDING and request.status == ApprovalStatus.APPROVED:
+        if policy.version != request.subject_version or policy_hash_of(policy) != (
+            request.content_hash
+        ):
+            raise Conflict(
+                f"Contact policy v{request.subject_version} no longer matches what was "
+                "submitted; it was altered and cannot be approved."
+            )
+        if active is not None and active.version > policy.version:
+            raise Conflict(
+                f"Contact policy v{policy.version} is older than v{active.version}, which is "
+                "in force; reject it instead.",
+                fields={"subject_version": [f"v{active.version} is in force"]},
+            )
+        _activate_policy(
+            policy=policy,
+            active=active,
+            actor=actor,
+            action="contact_policy_activated",
+            request=request,
+        )
+    elif (
+        previous_status == ApprovalStatus.APPROVED
+        and request.status != ApprovalStatus.APPROVED
+        and policy.is_active
+    ):
+        fallback = _previous_approved_policy(policy)
+        _activate_policy(
+            policy=fallback,
+            active=policy,
+            actor=actor,
+            action="contact_policy_approval_revoked",
+            request=request,
+        )
+
+
+def _previous_approved_policy(policy: ContactPolicy) -> ContactPolicy | None:
+    """The newest version before ``policy`` whose approval still stands."""
+    for earlier in ContactPolicy.objects.filter(version__lt=policy.version).order_by("-version"):
+        if is_approved(
+            ApprovalSubject.CONTACT_POLICY, earlier.pk, earlier.version, policy_hash_of(earlier)
+        ):
+            return earlier
+    return None
+
+
+def _activate_policy(
+    *,
+    policy: ContactPolicy | None,
+    active: ContactPolicy | None,
+    actor: Any,
+    action: str,
+    request: ApprovalRequest,
+) -> None:
+    """The one change a version ever sees: its active flag. ``None``: no version is
+    active, so the bank's default policy is in force."""
+    if active is not None:
+        ContactPolicy.objects.filter(pk=active.pk).update(is_active=False)
+    if policy is not None:
+        ContactPolicy.objects.filter(pk=policy.pk).update(is_active=True)
+        policy.is_active = True
+    before = policy_values(active) if active else policy_values(fallback_contact_policy())
+    after = policy_values(policy) if policy else policy_values(fallback_contact_policy())
+    in_force = policy or fallback_contact_policy()
+    audit(
+        kind=AuditKind.POLICY,
+        action=action,
+        actor=actor,
+        object_type="contact_policy",
+        object_id=in_force.pk or "",
+        object_repr=str(in_force),
+        data={
+            "version": in_force.version,
+            "previous_version": active.version if active else None,
+            "approval_request": request.pk,
+            "subject_version": request.subject_version,
+            "changes": _policy_changes(before, after),
+        },
+    )
+    bump_catalog_version()

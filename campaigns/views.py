@@ -17,7 +17,7 @@ from campaigns import selectors, services
 from campaigns.choices import CampaignStatus, ChunkStatus, RunStatus
 from campaigns.filtersets import CampaignFilterSet
 from campaigns.forms import CampaignForm, CampaignOfferFormSet, ContactPolicyForm, offer_rows
-from campaigns.models import Campaign, CampaignOffer, CampaignRun, ContactPolicy
+from campaigns.models import Campaign, CampaignOffer, CampaignRun
 from compliance import selectors as compliance_selectors
 from compliance.choices import ApprovalSubject
 from core import permissions
@@ -135,11 +135,12 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(permissions.CAMPAIGN_READ)
 def policy(request: HttpRequest) -> HttpResponse:
-    versions = list(ContactPolicy.objects.order_by("-version")[:50])
-    active = next((p for p in versions if p.is_active), None)
+    states = selectors.contact_policy_versions()
+    active = next((s.policy for s in states if s.policy.is_active), None)
     context = {
         "active": active,
-        "versions": versions,
+        "versions": states,
+        "proposal": selectors.contact_policy_proposal(states),
         "can_write": has_role(request.user, permissions.POLICY_WRITE),
     }
     return render_page(request, "campaigns/policy.html", context)
@@ -260,8 +261,13 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @role_required(permissions.POLICY_WRITE)
 def policy_edit(request: HttpRequest) -> HttpResponse:
+    """A change of the policy is a new version, submitted for approval; the active one
+    stays in force until a compliance officer approves it. The form starts from the
+    proposal waiting for review, if there is one (saving replaces it)."""
     active = selectors.active_contact_policy()
-    form = ContactPolicyForm(request.POST or None, initial=ContactPolicyForm.initial_from(active))
+    proposal = selectors.contact_policy_proposal()
+    start = proposal.policy if proposal else active
+    form = ContactPolicyForm(request.POST or None, initial=ContactPolicyForm.initial_from(start))
     if request.method == "POST" and form.is_valid():
         try:
             policy = services.contact_policy_update(
@@ -270,14 +276,20 @@ def policy_edit(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             add_service_error(form, error)
         else:
-            if active is not None and policy.pk == active.pk:
-                messages.info(request, f"Nothing changed: the policy stays at v{policy.version}.")
+            if policy.is_active or policy.pk is None:
+                messages.info(request, f"Nothing to approve: v{policy.version} stays in force.")
+            elif proposal is not None and policy.pk == proposal.policy.pk:
+                messages.info(request, f"Nothing changed: v{policy.version} is waiting for review.")
             else:
-                messages.success(request, f"Contact policy v{policy.version} is now in force.")
+                messages.success(
+                    request,
+                    f"Contact policy v{policy.version} submitted for approval; "
+                    f"v{active.version} stays in force until a compliance officer approves it.",
+                )
             return redirect("campaigns:policy")
     return render_page(
         request,
         "campaigns/policy_form.html",
-        {"form": form, "active": active},
+        {"form": form, "active": active, "proposal": proposal},
         status=400 if form.is_bound and form.errors else 200,
     )

@@ -24,8 +24,17 @@ class SuppressionScope(models.TextChoices):
 
 
 class ApprovalSubject(models.TextChoices):
+    """What a maker-checker approval covers: every change of who gets what.
+
+    Subject id and version per type: offer content (content row id, its version);
+    campaign targeting (campaign id, ``targeting_version``); offer targeting (offer id,
+    ``OfferTargeting.version``); contact policy (``ContactPolicy`` row id, its version).
+    """
+
     OFFER_CONTENT = "offer_content", "Offer content version"
     CAMPAIGN_TARGETING = "campaign_targeting", "Campaign targeting"
+    OFFER_TARGETING = "offer_targeting", "Offer targeting"
+    CONTACT_POLICY = "contact_policy", "Contact policy"
 
 
 class ApprovalStatus(models.TextChoices):

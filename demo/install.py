@@ -1,8 +1,8 @@
 """Write the demo catalog and campaigns, approved by the demo compliance officer.
 
-Every content version and campaign targeting gets an approved ``ApprovalRequest``
-(maker: the demo marketer, checker: the demo compliance officer) naming its exact hash,
-and every row created gets an audit record.
+Every content version, offer targeting and campaign targeting gets an approved
+``ApprovalRequest`` (maker: the demo marketer, checker: the demo compliance officer)
+naming its exact hash, and every row created gets an audit record.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from ledger.models import AuditRecord
 from ledger.services import build_record
 from offers.choices import OfferStatus
 from offers.content_hash import content_hash
-from offers.models import Offer, OfferContent, Product
-from offers.services import content_prechecks_for, eligibility_fields
+from offers.models import Offer, OfferContent, OfferTargeting, Product
+from offers.services import content_prechecks_for, eligibility_fields, targeting_prechecks_for
+from offers.targeting_hash import normalised, targeting_hash_of, targeting_values
 
 OFFER_VALID_DAYS_BEFORE = 365
+TARGETING_VERSION = 1
 APPROVAL_COMMENT = "Approved for the demo bank."
 CAMPAIGN_STARTED_DAYS_BEFORE = 180
 
@@ -118,10 +120,51 @@ def install_catalog(
             value=spec.value,
             cooldown_days=spec.cooldown_days,
             trigger_weights=dict(spec.trigger_weights),
+            targeting_version=TARGETING_VERSION,
             created_by=maker,
         )
         _save_validated(offer)
         offer_ids[spec.code] = offer.pk
+        targeting = OfferTargeting(
+            offer=offer,
+            version=TARGETING_VERSION,
+            content_hash=targeting_hash_of(offer, offer_code=spec.code, version=TARGETING_VERSION),
+            created_by=maker,
+            **targeting_values(offer),
+        )
+        _save_validated(targeting)
+        findings = [f.as_dict() for f in targeting_prechecks_for(offer, targeting)]
+        if findings:
+            raise ValueError(f"demo offer {spec.code} fails targeting pre-checks: {findings}")
+        subject = f"{spec.code} targeting"
+        approvals.append(
+            ApprovalRequest(
+                subject_type=ApprovalSubject.OFFER_TARGETING,
+                subject_id=offer.pk,
+                subject_version=TARGETING_VERSION,
+                content_hash=targeting.content_hash,
+                subject_repr=subject,
+                snapshot={
+                    "offer_code": spec.code,
+                    "offer_name": spec.name,
+                    "offer_kind": spec.kind,
+                    "offer_status": OfferStatus.ACTIVE,
+                    "product_code": product.code,
+                    "product_family": product.family,
+                    "is_credit": product.is_credit,
+                    "version": TARGETING_VERSION,
+                    "note": "",
+                    **normalised(targeting_values(offer)),
+                    "in_force": None,
+                },
+                prechecks=findings,
+                status=ApprovalStatus.APPROVED,
+                submitted_by=maker,
+                decided_by=checker,
+                decided_at=now,
+                decision_comment=APPROVAL_COMMENT,
+            )
+        )
         records.append(
             build_record(
                 kind=AuditKind.CATALOG,
@@ -136,6 +179,17 @@ def install_catalog(
                     "status": OfferStatus.ACTIVE,
                     "eligibility_rule": spec.eligibility_rule,
                 },
+            )
+        )
+        records.append(
+            build_record(
+                kind=AuditKind.APPROVAL,
+                action="approved",
+                actor=f"user:{checker.username}",
+                object_type=ApprovalSubject.OFFER_TARGETING,
+                object_id=offer.pk,
+                object_repr=subject,
+                data={"content_hash": targeting.content_hash, "maker": f"user:{maker.username}"},
             )
         )
         for channel, words in channel_contents(spec).items():

@@ -10,7 +10,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from compliance.admin import ReadOnlyAdmin
-from offers.models import Offer, OfferContent, Product
+from offers.models import Offer, OfferContent, OfferTargeting, Product
 
 
 class ReadOnlyHistoryAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
@@ -35,6 +35,7 @@ class OfferAdmin(ReadOnlyHistoryAdmin):
         "lever",
         "valid_from",
         "valid_until",
+        "targeting_version",
     )
     list_filter = ("status", "kind", "product__family")
     search_fields = ("code", "name", "product__code")
@@ -46,4 +47,11 @@ class OfferContentAdmin(ReadOnlyHistoryAdmin):
     list_display = ("offer", "channel", "version", "headline", "content_hash", "created_at")
     list_filter = ("channel",)
     search_fields = ("offer__code", "headline", "content_hash")
+    list_select_related = ("offer",)
+
+
+@admin.register(OfferTargeting)
+class OfferTargetingAdmin(ReadOnlyAdmin):
+    list_display = ("offer", "version", "lever", "value", "content_hash", "created_at")
+    search_fields = ("offer__code", "content_hash")
     list_select_related = ("offer",)

@@ -9,7 +9,8 @@ from django import forms
 
 from core.forms import ConsoleForm
 from offers.choices import OfferKind, ProductFamily
-from offers.models import Offer, OfferContent, Product
+from offers.models import Offer, OfferContent, OfferTargeting, Product
+from offers.targeting_hash import TARGETING_FIELDS
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -98,6 +99,11 @@ class OfferForm(ConsoleForm):
         widget=forms.Textarea(attrs={"rows": 3, "class": "rule", "spellcheck": "false"}),
         help_text="How relevant a triggering event is: one 'event_type: weight' per line.",
     )
+    note = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Why this targeting change (shown to the reviewer).",
+    )
 
     UPDATABLE = (
         "name",
@@ -111,12 +117,21 @@ class OfferForm(ConsoleForm):
         "trigger_weights",
     )
 
-    def __init__(self, *args: Any, instance: Offer | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        instance: Offer | None = None,
+        targeting: OfferTargeting | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``targeting``: a proposal waiting for review, which the form starts from."""
         if instance is not None:
             initial = {
                 name: getattr(instance, name) for name in ("product", "code", *self.UPDATABLE)
             }
-            initial["trigger_weights"] = format_trigger_weights(instance.trigger_weights)
+            if targeting is not None:
+                initial.update({name: getattr(targeting, name) for name in TARGETING_FIELDS})
+            initial["trigger_weights"] = format_trigger_weights(initial["trigger_weights"])
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.instance = instance
@@ -129,7 +144,13 @@ class OfferForm(ConsoleForm):
         return parse_trigger_weights(self.cleaned_data.get("trigger_weights", ""))
 
     def changes(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.UPDATABLE}
+        """What the editor changed (everything, for a new offer). Sending only changed
+        fields keeps a name-only edit from touching the targeting, which is versioned."""
+        return {
+            name: self.cleaned_data[name]
+            for name in self.UPDATABLE
+            if self.instance is None or name in self.changed_data
+        }
 
     def create_kwargs(self) -> dict[str, Any]:
         data = self.changes()

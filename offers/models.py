@@ -1,7 +1,7 @@
-"""Products, offers and their content per channel.
+"""Products, offers, their targeting versions and their content per channel.
 
-Content versions are immutable once submitted for approval; whether a version is
-approved is answered by compliance from (id, version, content hash).
+Content and targeting versions are immutable once submitted for approval; whether a
+version is approved is answered by compliance from (id, version, content hash).
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ class Offer(models.Model):
     cooldown_days = models.PositiveIntegerField(default=0)
     # {event_type: context weight}: how relevant a triggering event is to this offer.
     trigger_weights = models.JSONField(default=dict, blank=True)
+    # The ``OfferTargeting`` version the targeting fields above carry (see its docstring).
+    # 0: the row was written outside the services and never versioned.
+    targeting_version = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -90,6 +93,60 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class OfferTargeting(models.Model):
+    """One version of an offer's targeting: eligibility rule, validity window, lever,
+    value, cooldown and trigger weights (``offers.targeting_hash.TARGETING_FIELDS``).
+
+    Storage: the targeting *in force* lives on the ``Offer`` row itself, with
+    ``Offer.targeting_version`` naming the version it is; every version, the one in force
+    and any proposal waiting for review, is a row here. A change to a live or approved
+    offer is written here as a new version and submitted for approval; only when a
+    checker approves it is it copied onto the offer (``offers.services``, on
+    ``approval_decided``, in the approval's transaction). Why this shape: the engine's
+    snapshot, the pre-send gate, replay, the API and the console all read the offer row
+    already, so each of them reads the approved targeting with no extra join or query,
+    and none of them can pick up a proposal by mistake. The snapshot still re-hashes the
+    offer row and releases the offer only if (offer id, ``targeting_version``, hash) is
+    approved, so a row edited behind the services is held back, not released.
+
+    A draft offer that was never approved has nothing in force: its row follows its
+    working version, edited in place until submitted.
+    """
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="targetings")
+    version = models.PositiveIntegerField()
+    eligibility_rule = models.TextField(blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    lever = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("1.000"))
+    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    cooldown_days = models.PositiveIntegerField(default=0)
+    trigger_weights = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, editable=False)
+    note = models.CharField(max_length=200, blank=True, help_text="Why this change.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["offer", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "version"], name="targeting_one_per_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="targeting_version_positive"),
+            models.CheckConstraint(condition=Q(lever__gt=0), name="targeting_lever_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gt=models.F("valid_from")),
+                name="targeting_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer.code} targeting v{self.version}"
 
 
 class OfferContent(models.Model):

@@ -8,6 +8,12 @@ draft in place but turns an edit of a submitted (pending, approved, rejected...)
 version into a new version, which needs its own approval. Whether a version is
 approved is answered by compliance from (content id, version, content hash).
 
+Targeting (eligibility rule, validity window, lever, value, cooldown, trigger weights)
+is versioned the same way (``OfferTargeting``): a change to a live or approved offer is
+a new targeting version, submitted for approval, while the approved targeting stays on
+the offer row and in force; a checker's approval copies the new version onto the offer
+(``on_offer_targeting_decided``, in the approval's transaction).
+
 Rules: eligibility rules are validated (and their fields read) through
 ``compliance.prechecks.rule_fields``; the engine's parser is plugged into it by
 dependency injection because offers may not import decisioning.
@@ -23,18 +29,23 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.dispatch import receiver
 
-from compliance.choices import ApprovalSubject
+from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import (
     BLOCKING,
+    WARNING,
     Finding,
     RuleSyntaxError,
+    check_protected_attributes,
     content_prechecks,
     protected_name,
     rule_fields,
 )
-from compliance.services import approval_submit
+from compliance.selectors import is_approved, latest_approval
+from compliance.services import approval_submit, approval_withdraw
+from compliance.signals import approval_decided
 from compliance.versioning import bump_catalog_version
 from core.choices import Channel
 from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
@@ -42,24 +53,24 @@ from ledger.choices import AuditKind
 from ledger.services import audit
 from offers.choices import OfferKind, OfferStatus, ProductFamily
 from offers.content_hash import content_hash_of
-from offers.models import Offer, OfferContent, Product
+from offers.models import Offer, OfferContent, OfferTargeting, Product
+from offers.targeting_hash import (
+    TARGETING_FIELDS,
+    normalised,
+    targeting_hash,
+    targeting_hash_of,
+    targeting_values,
+)
 
 PRODUCT_UPDATABLE = frozenset(
     {"name", "family", "description", "annual_value", "is_credit", "is_active"}
 )
-OFFER_UPDATABLE = frozenset(
-    {
-        "name",
-        "kind",
-        "valid_from",
-        "valid_until",
-        "eligibility_rule",
-        "lever",
-        "value",
-        "cooldown_days",
-        "trigger_weights",
-    }
-)
+TARGETING_UPDATABLE = frozenset(TARGETING_FIELDS)
+OFFER_UPDATABLE = frozenset({"name", "kind"}) | TARGETING_UPDATABLE
+# A live offer has been (or may at once be) released; its targeting changes by approval.
+LIVE = frozenset({OfferStatus.ACTIVE, OfferStatus.PAUSED})
+# A proposed lever (or value) this many times the one in force is flagged to the reviewer.
+SHARP_RISE = Decimal(2)
 CONTENT_FIELDS = ("headline", "body", "call_to_action", "disclosure")
 
 _TRANSITIONS = {
@@ -218,6 +229,12 @@ def product_update(*, actor: Any, product: Product, data: Mapping[str, Any]) -> 
             if product.is_credit:
                 for offer in offers:
                     _refuse_protected(rule_text=offer.eligibility_rule, is_credit=True)
+                # A proposal waiting for review would bring its rule with it.
+                for proposal in OfferTargeting.objects.select_related("offer").filter(
+                    offer__in=offers
+                ):
+                    if proposal.version > proposal.offer.targeting_version:
+                        _refuse_protected(rule_text=proposal.eligibility_rule, is_credit=True)
         _clean_and_save(product, "The product is not valid.")
         _audit_catalog(
             action="product_updated",
@@ -265,9 +282,14 @@ def offer_create(
             trigger_weights=dict(trigger_weights or {}),
             valid_from=valid_from,
             valid_until=valid_until,
+            targeting_version=1,
             created_by=_user_or_none(actor),
         )
         _clean_and_save(offer, "The offer is not valid.")
+        targeting = _targeting_row(
+            actor=actor, offer=offer, version=1, values=targeting_values(offer)
+        )
+        _clean_and_save(targeting, "The offer's targeting is not valid.")
         _audit_catalog(
             action="offer_created",
             actor=actor,
@@ -279,6 +301,8 @@ def offer_create(
                 "kind": kind,
                 "eligibility_rule": offer.eligibility_rule,
                 "lever": offer.lever,
+                "targeting_version": 1,
+                "targeting_hash": targeting.content_hash,
             },
         )
         bump_catalog_version()
@@ -307,35 +331,512 @@ def _validate_trigger_weights(weights: Mapping[str, Any]) -> None:
         )
 
 
-def offer_update(*, actor: Any, offer: Offer, data: Mapping[str, Any]) -> Offer:
+def offer_update(*, actor: Any, offer: Offer, data: Mapping[str, Any], note: str = "") -> Offer:
     """Change an offer. Its code never changes; its kind (sales or service, which
-    decides consent exemptions) only while it is a draft."""
+    decides consent exemptions) only while it is a draft; its name at once.
+
+    Its targeting (``TARGETING_FIELDS``) is versioned. On a draft that was never approved
+    nothing is in force, so the working version is edited in place (submit it with
+    ``offer_targeting_submit_for_approval``). On a live (active or paused) or approved
+    offer a change is written as a new targeting version and submitted for approval —
+    so ``actor`` must be a person who may submit — and the approved targeting stays on
+    the offer, in force, until a checker approves the new version. Returns the offer as
+    it stands (in force).
+    """
+    unknown = sorted(set(data) - OFFER_UPDATABLE)
+    if unknown:
+        raise ValidationFailed(
+            "Some fields cannot be changed here.",
+            fields={name: ["cannot be changed"] for name in unknown},
+        )
     with transaction.atomic():
         offer = Offer.objects.select_for_update().select_related("product").get(pk=offer.pk)
         if offer.status == OfferStatus.RETIRED:
             raise Conflict("A retired offer cannot change.", fields={"status": [offer.status]})
-        changes = _apply(offer, data, OFFER_UPDATABLE)
-        if not changes:
-            return offer
+        plain = {name: value for name, value in data.items() if name not in TARGETING_UPDATABLE}
+        wanted = _targeting_input({k: v for k, v in data.items() if k in TARGETING_UPDATABLE})
+        changes = _apply(offer, plain, OFFER_UPDATABLE)
         if "kind" in changes and offer.status != OfferStatus.DRAFT:
             raise Conflict(
                 "An offer's kind can only change while it is a draft.",
                 fields={"kind": ["offer is not a draft"]},
             )
-        if "trigger_weights" in changes:
-            _validate_trigger_weights(offer.trigger_weights)
-        if "eligibility_rule" in changes:
-            _refuse_protected(rule_text=offer.eligibility_rule, is_credit=offer.product.is_credit)
-        _clean_and_save(offer, "The offer is not valid.")
+        versioned = _targeting_is_versioned(offer)
+        latest, latest_request = _latest_targeting(offer)
+        proposal_open = (
+            latest is not None
+            and latest.version > offer.targeting_version
+            and (latest_request is None or latest_request.status == ApprovalStatus.PENDING)
+        )
+        # Editing continues the open proposal, if there is one; else starts from the offer.
+        base = targeting_values(latest if versioned and proposal_open else offer)
+        proposed = {**base, **wanted}
+        targeting_changes = _targeting_changes(base, proposed)
+        if not changes and not targeting_changes:
+            return offer
+        if targeting_changes:
+            _validate_targeting(offer, proposed)
+        if targeting_changes and not versioned:
+            # Nothing is in force yet: the offer row follows its working version.
+            row = _write_working_version(
+                actor=actor,
+                offer=offer,
+                latest=latest,
+                latest_request=latest_request,
+                values=proposed,
+                note=note,
+            )
+            for name in TARGETING_FIELDS:
+                setattr(offer, name, proposed[name])
+            offer.targeting_version = row.version
+            changes.update(targeting_changes)
+        if changes:
+            _clean_and_save(offer, "The offer is not valid.")
+            _audit_catalog(
+                action="offer_updated",
+                actor=actor,
+                instance=offer,
+                object_type="offer",
+                data={
+                    "changes": changes,
+                    "targeting_version": offer.targeting_version,
+                    "targeting_hash": in_force_hash(offer),
+                },
+            )
+        if targeting_changes and versioned:
+            _propose_targeting(
+                actor=actor,
+                offer=offer,
+                latest=latest if proposal_open else None,
+                latest_request=latest_request if proposal_open else None,
+                values=proposed,
+                changes=targeting_changes,
+                note=note,
+            )
+        bump_catalog_version()
+    return offer
+
+
+# --- targeting versions -------------------------------------------------------------------
+
+
+def in_force_hash(offer: Offer) -> str:
+    return targeting_hash_of(offer, offer_code=offer.code, version=offer.targeting_version)
+
+
+def _targeting_input(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed targeting values (as the model fields parse them)."""
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        field = Offer._meta.get_field(name)
+        try:
+            out[name] = field.to_python(value) if value is not None else value
+        except ValidationError as exc:
+            raise ValidationFailed(
+                "The change is not valid.", fields={name: exc.messages}
+            ) from None
+    if "trigger_weights" in out:
+        out["trigger_weights"] = out["trigger_weights"] or {}
+        _validate_trigger_weights(out["trigger_weights"])
+        out["trigger_weights"] = dict(out["trigger_weights"])
+    if "eligibility_rule" in out:
+        out["eligibility_rule"] = out["eligibility_rule"] or ""
+    if "cooldown_days" in out and out["cooldown_days"] is None:
+        out["cooldown_days"] = 0
+    return out
+
+
+def _targeting_changes(base: Mapping[str, Any], proposed: Mapping[str, Any]) -> dict[str, list]:
+    """{field: [before, after]} for the targeting fields that really differ."""
+    before, after = normalised(base), normalised(proposed)
+    return {
+        name: [base.get(name), proposed.get(name)]
+        for name in TARGETING_FIELDS
+        if before[name] != after[name]
+    }
+
+
+def _validate_targeting(offer: Offer, values: Mapping[str, Any]) -> None:
+    _validate_trigger_weights(values["trigger_weights"] or {})
+    _refuse_protected(rule_text=values["eligibility_rule"], is_credit=offer.product.is_credit)
+    probe = _targeting_row(actor=None, offer=offer, version=1, values=values)
+    try:
+        probe.full_clean(exclude=["offer", "content_hash"], validate_unique=False)
+    except ValidationError as exc:
+        fields = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        raise ValidationFailed(
+            "The offer's targeting is not valid.",
+            fields={k: list(v) for k, v in fields.items()},
+        ) from None
+
+
+def _targeting_row(
+    *, actor: Any, offer: Offer, version: int, values: Mapping[str, Any], note: str = ""
+) -> OfferTargeting:
+    row = OfferTargeting(
+        offer=offer,
+        version=version,
+        note=(note or "").strip()[:200],
+        created_by=_user_or_none(actor),
+        **{name: values[name] for name in TARGETING_FIELDS},
+    )
+    row.content_hash = targeting_hash(offer_code=offer.code, version=version, values=values)
+    return row
+
+
+def _set_row_values(row: OfferTargeting, values: Mapping[str, Any], note: str) -> None:
+    for name in TARGETING_FIELDS:
+        setattr(row, name, values[name])
+    if note:
+        row.note = note.strip()[:200]
+    row.content_hash = targeting_hash(offer_code=row.offer.code, version=row.version, values=values)
+
+
+def _targeting_is_versioned(offer: Offer) -> bool:
+    """Live, or ever approved: then its targeting changes only through an approval."""
+    return (
+        offer.status in LIVE
+        or ApprovalRequest.objects.filter(
+            subject_type=ApprovalSubject.OFFER_TARGETING,
+            subject_id=offer.pk,
+            status=ApprovalStatus.APPROVED,
+        ).exists()
+    )
+
+
+def _latest_targeting(offer: Offer) -> tuple[OfferTargeting | None, ApprovalRequest | None]:
+    latest = (
+        OfferTargeting.objects.select_for_update()
+        .select_related("offer")
+        .filter(offer=offer)
+        .order_by("-version")
+        .first()
+    )
+    if latest is None:
+        return None, None
+    return latest, latest_approval(ApprovalSubject.OFFER_TARGETING, offer.pk, latest.version)
+
+
+def _next_version(offer: Offer) -> int:
+    latest = OfferTargeting.objects.filter(offer=offer).aggregate(latest=Max("version"))["latest"]
+    return max(latest or 0, offer.targeting_version) + 1
+
+
+def _make_way(*, actor: Any, request: ApprovalRequest | None, replaced_by: str) -> None:
+    """A pending version is replaced only by its author (it is withdrawn, audited)."""
+    if request is None or request.status != ApprovalStatus.PENDING:
+        return
+    user = _user_or_none(actor)
+    if user is None or request.submitted_by_id != user.pk:
+        author = request.submitted_by.get_username()
+        raise Conflict(
+            f"{request.subject_repr} v{request.subject_version}, submitted by {author}, is "
+            "waiting for review; it must be decided or withdrawn before another change.",
+            fields={"targeting": [f"request {request.pk} is pending"]},
+        )
+    approval_withdraw(actor_user=user, request=request, comment=f"Replaced by {replaced_by}.")
+
+
+def _write_working_version(
+    *,
+    actor: Any,
+    offer: Offer,
+    latest: OfferTargeting | None,
+    latest_request: ApprovalRequest | None,
+    values: Mapping[str, Any],
+    note: str,
+) -> OfferTargeting:
+    """A draft's working version: edited in place until submitted, then a new one."""
+    if latest is not None and latest_request is None:
+        _set_row_values(latest, values, note)
+        _clean_and_save(latest, "The offer's targeting is not valid.")
+        return latest
+    version = _next_version(offer)
+    _make_way(actor=actor, request=latest_request, replaced_by=f"v{version}")
+    row = _targeting_row(actor=actor, offer=offer, version=version, values=values, note=note)
+    _clean_and_save(row, "The offer's targeting is not valid.")
+    return row
+
+
+def _propose_targeting(
+    *,
+    actor: Any,
+    offer: Offer,
+    latest: OfferTargeting | None,
+    latest_request: ApprovalRequest | None,
+    values: Mapping[str, Any],
+    changes: Mapping[str, list],
+    note: str,
+) -> ApprovalRequest | None:
+    """A new targeting version of a live or approved offer, submitted for approval.
+
+    ``latest`` is the open proposal being continued, if any: edited in place while
+    unsubmitted, replaced (withdrawn by its author) while pending. A change back to
+    exactly the targeting in force needs no approval: the proposal is just dropped.
+    """
+    user = _user_or_none(actor)
+    if user is None:
+        raise PermissionDenied(
+            "A live offer's targeting is changed by a person: the change is submitted for "
+            "approval in their name."
+        )
+    back_to_in_force = normalised(values) == normalised(targeting_values(offer))
+    if latest is not None and latest_request is not None:
+        _make_way(actor=user, request=latest_request, replaced_by="a new version")
+        latest = None
+    if back_to_in_force:
+        return None
+    if latest is not None:
+        row = latest
+        _set_row_values(row, values, note)
+    else:
+        row = _targeting_row(
+            actor=user, offer=offer, version=_next_version(offer), values=values, note=note
+        )
+    _clean_and_save(row, "The offer's targeting is not valid.")
+    request = _submit_targeting(user=user, offer=offer, row=row)
+    _audit_catalog(
+        action="offer_targeting_proposed",
+        actor=user,
+        instance=offer,
+        object_type="offer",
+        data={
+            "version": row.version,
+            "in_force_version": offer.targeting_version,
+            "content_hash": row.content_hash,
+            "approval_request": request.pk,
+            "changes": dict(changes),
+            "note": row.note,
+        },
+    )
+    return request
+
+
+def targeting_prechecks_for(offer: Offer, row: OfferTargeting) -> list[Finding]:
+    """The pre-checks over one targeting version: its rule (does it parse; protected
+    attributes in a credit product's targeting), an open credit offer, sharp rises of
+    the lever or value against the targeting in force."""
+    product = offer.product
+    findings: list[Finding] = []
+    try:
+        fields = rule_fields(row.eligibility_rule or "")
+    except RuleSyntaxError as exc:
+        fields = frozenset()
+        findings.append(
+            Finding(
+                "eligibility_rule_invalid",
+                BLOCKING,
+                f"The eligibility rule does not parse: {exc.message}",
+                "eligibility_rule",
+            )
+        )
+    findings += check_protected_attributes(
+        is_credit=product.is_credit,
+        fields=fields,
+        source="eligibility_rule",
+        subject=f"offer {offer.code}",
+    )
+    if product.is_credit and not (row.eligibility_rule or "").strip():
+        findings.append(
+            Finding(
+                "credit_offer_open_to_everyone",
+                WARNING,
+                f"Offer {offer.code} is for a credit product and its empty eligibility rule "
+                "admits every customer.",
+                "eligibility_rule",
+            )
+        )
+    if offer.targeting_version and row.version != offer.targeting_version:
+        before_value = offer.value if offer.value is not None else product.annual_value
+        after_value = row.value if row.value is not None else product.annual_value
+        for name, before, after in (
+            ("lever", offer.lever, row.lever),
+            ("value", before_value, after_value),
+        ):
+            before, after = Decimal(before), Decimal(after)
+            if before > 0 and after >= before * SHARP_RISE:
+                findings.append(
+                    Finding(
+                        f"{name}_raised_sharply",
+                        WARNING,
+                        f"The {name} rises from {before.normalize():f} to {after.normalize():f} "
+                        f"(x{after / before:.1f}): this offer will outrank others far more often.",
+                        name,
+                    )
+                )
+    return findings
+
+
+def _targeting_snapshot(offer: Offer, row: OfferTargeting) -> dict[str, Any]:
+    """What the reviewer sees (frozen on the request): the proposed targeting, and the
+    targeting in force when it was submitted (the baseline of the diff)."""
+    product = offer.product
+    in_force = None
+    if offer.targeting_version != row.version:
+        in_force = {"version": offer.targeting_version, **normalised(targeting_values(offer))}
+    return {
+        "offer_code": offer.code,
+        "offer_name": offer.name,
+        "offer_kind": offer.kind,
+        "offer_status": offer.status,
+        "product_code": product.code,
+        "product_family": product.family,
+        "is_credit": product.is_credit,
+        "version": row.version,
+        "note": row.note,
+        **normalised(targeting_values(row)),
+        "in_force": in_force,
+    }
+
+
+def _submit_targeting(
+    *, user: AbstractBaseUser, offer: Offer, row: OfferTargeting
+) -> ApprovalRequest:
+    if row.content_hash != targeting_hash_of(row, offer_code=offer.code, version=row.version):
+        raise Conflict("The stored targeting does not match its hash; it was altered.")
+    return approval_submit(
+        actor_user=user,
+        subject_type=ApprovalSubject.OFFER_TARGETING,
+        subject_id=offer.pk,
+        subject_version=row.version,
+        content_hash=row.content_hash,
+        subject_repr=f"{offer.code} targeting",
+        snapshot=_targeting_snapshot(offer, row),
+        prechecks=targeting_prechecks_for(offer, row),
+    )
+
+
+def offer_targeting_submit_for_approval(
+    *, actor: AbstractBaseUser, offer: Offer
+) -> ApprovalRequest:
+    """Ask compliance to approve the offer's newest targeting version as it stands (a
+    draft's working version, typically, before the offer is released). An offer whose
+    targeting was never versioned gets version 1 from its row first."""
+    user = _user_or_none(actor)
+    if user is None:
+        raise PermissionDenied("Targeting is submitted for approval by a person.")
+    with transaction.atomic():
+        offer = Offer.objects.select_for_update().select_related("product").get(pk=offer.pk)
+        if offer.status == OfferStatus.RETIRED:
+            raise Conflict(f"Offer {offer.code} is retired.", fields={"status": [offer.status]})
+        latest, _ = _latest_targeting(offer)
+        if latest is None:
+            latest = _targeting_row(
+                actor=user,
+                offer=offer,
+                version=_next_version(offer),
+                values=targeting_values(offer),
+            )
+            _clean_and_save(latest, "The offer's targeting is not valid.")
+        request = _submit_targeting(user=user, offer=offer, row=latest)
         _audit_catalog(
-            action="offer_updated",
+            action="offer_targeting_submitted",
+            actor=user,
+            instance=offer,
+            object_type="offer",
+            data={
+                "version": latest.version,
+                "in_force_version": offer.targeting_version,
+                "content_hash": latest.content_hash,
+                "approval_request": request.pk,
+            },
+        )
+    return request
+
+
+@receiver(approval_decided, dispatch_uid="offers.targeting_approval_decided")
+def on_offer_targeting_decided(
+    sender: Any, request: ApprovalRequest, previous_status: str, actor: Any, **kwargs: Any
+) -> None:
+    """Put an approved targeting version in force; react to a revoked one.
+
+    Approved: the version's values (re-hashed: they must be exactly what was approved)
+    are copied onto the offer, which now carries that version; approving a version
+    older than an approved one in force is refused (the decision rolls back). Revoked
+    while in force: the engine stops releasing the offer at once (its targeting is no
+    longer approved) and an active offer is paused. Runs inside the decision's
+    transaction, so the offer changes with the decision or not at all.
+    """
+    if request.subject_type != ApprovalSubject.OFFER_TARGETING:
+        return
+    offer = (
+        Offer.objects.select_for_update().select_related("product").filter(pk=request.subject_id)
+    ).first()
+    if offer is None:
+        return
+    if previous_status == ApprovalStatus.PENDING and request.status == ApprovalStatus.APPROVED:
+        _put_in_force(offer=offer, request=request, actor=actor)
+    elif (
+        previous_status == ApprovalStatus.APPROVED
+        and request.status != ApprovalStatus.APPROVED
+        and request.subject_version == offer.targeting_version
+    ):
+        previous = offer.status
+        if offer.status == OfferStatus.ACTIVE:
+            offer.status = OfferStatus.PAUSED
+            _clean_and_save(offer, "The offer is not valid.")
+        _audit_catalog(
+            action="offer_targeting_approval_revoked",
             actor=actor,
             instance=offer,
             object_type="offer",
-            data={"changes": changes},
+            data={
+                "version": request.subject_version,
+                "approval_request": request.pk,
+                "previous_status": previous,
+                "status": offer.status,
+            },
         )
         bump_catalog_version()
-    return offer
+
+
+def _put_in_force(*, offer: Offer, request: ApprovalRequest, actor: Any) -> None:
+    row = (
+        OfferTargeting.objects.select_for_update()
+        .filter(offer=offer, version=request.subject_version)
+        .first()
+    )
+    if row is None:
+        raise Conflict(f"{request.subject_repr} v{request.subject_version} does not exist.")
+    rehashed = targeting_hash_of(row, offer_code=offer.code, version=row.version)
+    if not (row.content_hash == rehashed == request.content_hash):
+        raise Conflict(
+            f"{request.subject_repr} v{row.version} no longer matches what was submitted; "
+            "it was altered and cannot be approved."
+        )
+    if row.version < offer.targeting_version and is_approved(
+        ApprovalSubject.OFFER_TARGETING, offer.pk, offer.targeting_version, in_force_hash(offer)
+    ):
+        raise Conflict(
+            f"{request.subject_repr} v{row.version} is older than v{offer.targeting_version}, "
+            "which is approved and in force; reject it instead.",
+            fields={"subject_version": [f"v{offer.targeting_version} is in force"]},
+        )
+    # The product may have become credit since the version was submitted.
+    _refuse_protected(rule_text=row.eligibility_rule, is_credit=offer.product.is_credit)
+    values = targeting_values(row)
+    changes = _targeting_changes(targeting_values(offer), values)
+    previous_version = offer.targeting_version
+    for name in TARGETING_FIELDS:
+        setattr(offer, name, values[name])
+    offer.targeting_version = row.version
+    _clean_and_save(offer, "The offer is not valid.")
+    _audit_catalog(
+        action="offer_targeting_in_force",
+        actor=actor,
+        instance=offer,
+        object_type="offer",
+        data={
+            "version": row.version,
+            "previous_version": previous_version,
+            "content_hash": row.content_hash,
+            "approval_request": request.pk,
+            "changes": changes,
+        },
+    )
+    bump_catalog_version()
 
 
 def _transition(*, actor: Any, offer: Offer, verb: str) -> Offer:

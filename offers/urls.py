@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.offer_detail, name="offer_detail"),
     path("<int:pk>/edit/", views.offer_edit, name="offer_edit"),
     path("<int:pk>/status/<str:verb>/", views.offer_transition, name="offer_transition"),
+    path("<int:pk>/targeting/submit/", views.offer_targeting_submit, name="offer_targeting_submit"),
     path("<int:pk>/content/<str:channel>/", views.content_edit, name="content_edit"),
     path(
         "<int:pk>/content/<str:channel>/precheck/",

@@ -164,13 +164,40 @@ def _channels(offer: Offer, states: list[selectors.ContentState]) -> list[dict[s
     return rows
 
 
+def _targeting(
+    offer: Offer, states: list[selectors.TargetingState] | None = None
+) -> dict[str, Any]:
+    """The offer's targeting versions, the one in force (and whether the engine may
+    release under it) and the proposal waiting to replace it."""
+    if states is None:
+        states = selectors.targeting_states(offer=offer)
+    in_force = next((s for s in states if s.in_force), None)
+    released = offer.targeting_version == 0 or bool(
+        in_force
+        and in_force.status == "approved"
+        and in_force.approval is not None
+        and in_force.approval.content_hash == selectors.in_force_targeting_hash(offer)
+    )
+    latest = states[0] if states else None
+    return {
+        "states": states,
+        "in_force": in_force,
+        "approved": released,
+        "proposal": selectors.targeting_proposal(states),
+        "can_submit": latest is not None and not latest.submitted,
+        "latest": latest,
+    }
+
+
 @role_required(permissions.CATALOG_READ)
 def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     offer = get_object_or_404(Offer.objects.select_related("product", "created_by"), pk=pk)
     can_write = has_role(request.user, permissions.CATALOG_WRITE)
+    contents, targeting = selectors.offer_states(offer=offer)
     context = {
         "offer": offer,
-        "channels": _channels(offer, selectors.content_states(offer=offer)),
+        "channels": _channels(offer, contents),
+        "targeting": _targeting(offer, targeting),
         "history": history_rows(offer),
         "can_write": can_write,
         "transitions": TRANSITIONS.get(offer.status, ()) if can_write else (),
@@ -202,22 +229,65 @@ def offer_create(request: HttpRequest) -> HttpResponse:
 
 @role_required(permissions.CATALOG_WRITE)
 def offer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Name and kind change at once; targeting of a live or approved offer becomes a new
+    version, submitted for approval, while the approved one stays in force. The form
+    starts from the proposal waiting for review, if there is one (saving replaces it)."""
     offer = get_object_or_404(Offer.objects.select_related("product"), pk=pk)
-    form = OfferForm(request.POST or None, instance=offer)
+    targeting = _targeting(offer)
+    proposal = targeting["proposal"]
+    form = OfferForm(
+        request.POST or None,
+        instance=offer,
+        targeting=proposal.targeting if proposal else None,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.offer_update(actor=request.user, offer=offer, data=form.changes())
+            services.offer_update(
+                actor=request.user, offer=offer, data=form.changes(), note=form.cleaned_data["note"]
+            )
         except ApplicationError as error:
             add_service_error(form, error)
         else:
-            messages.success(request, f"Offer {offer.code} saved.")
+            after = selectors.targeting_proposal(selectors.targeting_states(offer=offer))
+            if after is not None and after.approval is not None and after != proposal:
+                messages.success(
+                    request,
+                    f"Offer {offer.code} saved. Its targeting change is v{after.targeting.version}, "
+                    f"submitted for approval; v{offer.targeting_version} stays in force until "
+                    "a compliance officer approves it.",
+                )
+            else:
+                messages.success(request, f"Offer {offer.code} saved.")
             return redirect("offers:offer_detail", pk=offer.pk)
     return render_page(
         request,
         "offers/offer_form.html",
-        {"form": form, "offer": offer},
+        {"form": form, "offer": offer, "targeting": targeting},
         status=400 if form.is_bound and form.errors else 200,
     )
+
+
+@role_required(permissions.CATALOG_WRITE)
+@require_POST
+def offer_targeting_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    offer = get_object_or_404(Offer, pk=pk)
+    url = reverse("offers:offer_detail", args=[pk]) + "#targeting"
+    try:
+        approval = services.offer_targeting_submit_for_approval(actor=request.user, offer=offer)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(url)
+    blocking = [f for f in approval.prechecks if f.get("severity") == "blocking"]
+    if blocking:
+        messages.warning(
+            request,
+            f"Submitted targeting v{approval.subject_version} for approval with "
+            f"{len(blocking)} blocking finding(s): compliance cannot approve it until they "
+            "are fixed in a new version.",
+        )
+    else:
+        messages.success(request, f"Submitted targeting v{approval.subject_version} for approval.")
+    return redirect(url)
 
 
 @role_required(permissions.CATALOG_WRITE)

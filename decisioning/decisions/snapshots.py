@@ -38,7 +38,9 @@ from decisioning.engine.types import (
     ProductSpec,
 )
 from decisioning.models import PropensityModel, Response
+from offers.choices import OfferStatus
 from offers.models import Offer, OfferContent, Product
+from offers.selectors import approved_targeting, targeting_in_force_is_approved
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ SHADOW_STATUSES = (
     CampaignStatus.APPROVED,
 )
 NEVER = parse_rule("false")
+# The status an offer has in the snapshot while the targeting on its row is not an
+# approved version: the engine treats it as not active (reason ``offer_not_active``) and
+# releases nothing under it.
+TARGETING_NOT_APPROVED = "targeting_not_approved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,7 @@ def build(
     offer_ids = sorted({entry.offer_id for c in live for entry in c.campaign_offers.all()})
     offers = list(Offer.objects.filter(pk__in=offer_ids).select_related("product"))
     contents = _approved_contents(offer_ids)
+    targeting = approved_targeting(offer_ids=offer_ids)
     priors = _prior_counts(offer_ids)
 
     code_by_id = {offer.pk: offer.code for offer in offers}
@@ -206,12 +213,24 @@ def build(
         product = offer.product
         boundaries += [offer.valid_from, offer.valid_until]
         presented, accepted = priors.get(offer.pk, (0, 0))
+        # The offer row carries the approved targeting (``offers.models.OfferTargeting``);
+        # one that does not hash to an approved version is never released.
+        status = offer.status
+        if not targeting_in_force_is_approved(offer, targeting):
+            status = TARGETING_NOT_APPROVED
+            if offer.status == OfferStatus.ACTIVE:
+                logger.warning(
+                    "offer %s: targeting v%s is not an approved version; nothing is released "
+                    "under it",
+                    offer.code,
+                    offer.targeting_version,
+                )
         offer_specs.append(
             OfferSpec(
                 code=offer.code,
                 product=products[product.code],
                 kind=offer.kind,
-                status=offer.status,
+                status=status,
                 valid_from=offer.valid_from,
                 valid_until=offer.valid_until,
                 eligibility=_rule(offer.eligibility_rule, f"offer {offer.code}"),

@@ -319,23 +319,19 @@ def test_campaign_selectors_load_offers_in_few_queries(
 # --- contact policy -------------------------------------------------------------------------
 
 
-def test_contact_policy_update_writes_a_new_active_version_and_leaves_the_old_one_alone(maker):
+def test_contact_policy_update_writes_a_new_pending_version_and_leaves_the_old_one_alone(maker):
     old = active_contact_policy()
-    old_values = {
-        f.name: getattr(old, f.name) for f in ContactPolicy._meta.fields if f.name != "is_active"
-    }
+    old_values = {f.name: getattr(old, f.name) for f in ContactPolicy._meta.fields}
 
     new = contact_policy_update(actor=maker, data={"daily_cap": 2, "weekly_cap": 4}, note="Summer")
 
     assert new.version == old.version + 1
-    assert new.is_active and active_contact_policy() == new
+    assert not new.is_active and active_contact_policy() == old
     assert (new.daily_cap, new.weekly_cap, new.quiet_channels) == (2, 4, old.quiet_channels)
     old.refresh_from_db()
-    assert not old.is_active
-    assert {
-        f.name: getattr(old, f.name) for f in ContactPolicy._meta.fields if f.name != "is_active"
-    } == old_values
+    assert {f.name: getattr(old, f.name) for f in ContactPolicy._meta.fields} == old_values
     record = AuditRecord.objects.filter(kind=AuditKind.POLICY).get()
+    assert record.action == "contact_policy_version_proposed"
     assert record.data["changes"] == {"daily_cap": [1, 2], "weekly_cap": [3, 4]}
     assert record.data["previous_version"] == old.version
 

@@ -184,9 +184,23 @@ def test_the_contact_policy_page_and_a_new_version(client, people, bank):
         },
     )
     assert response.status_code == 302
-    new = ContactPolicy.objects.get(is_active=True)
-    assert new.version == active.version + 1 and new.daily_cap == 2
+    # The new version waits for a checker; the one in force stays in force.
+    new = ContactPolicy.objects.get(version=active.version + 1)
+    assert not new.is_active and new.daily_cap == 2
     assert new.hardship_event_types == ["payment_failed", "overdraft"]
+    assert ContactPolicy.objects.get(is_active=True) == active
+    page = client.get(reverse("campaigns:policy")).content.decode()
+    assert f"In force: v{active.version}" in page and f"Waiting for review: v{new.version}" in page
+
+    approval = ApprovalRequest.objects.get(
+        subject_type=ApprovalSubject.CONTACT_POLICY, subject_id=new.pk
+    )
+    client.force_login(people["compliance"])
+    client.post(
+        reverse("compliance:approval_detail", args=[approval.pk]),
+        {"action": "approve", "comment": "ok"},
+    )
+    assert ContactPolicy.objects.get(is_active=True) == new
 
 
 def test_the_policy_form_shows_the_services_error(client, people, bank):

@@ -37,7 +37,8 @@ HOT_PAGES = [
     ("home (compliance)", "compliance", lambda b: reverse("home"), 10),
     ("product list", "marketer", lambda b: reverse("offers:product_list"), 5),
     ("offer list", "marketer", lambda b: reverse("offers:offer_list"), 5),
-    ("offer detail", "marketer", lambda b: reverse("offers:offer_detail", args=[b.offer.pk]), 7),
+    # Offer, contents, targeting versions, their approvals (one query for both), history.
+    ("offer detail", "marketer", lambda b: reverse("offers:offer_detail", args=[b.offer.pk]), 8),
     ("campaign list", "marketer", lambda b: reverse("campaigns:campaign_list"), 5),
     (
         "campaign detail",

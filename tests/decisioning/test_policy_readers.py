@@ -7,9 +7,10 @@ import datetime
 import pytest
 
 from campaigns.models import ContactPolicy
-from campaigns.selectors import active_contact_policy
+from campaigns.selectors import active_contact_policy, contact_policy_approval
 from campaigns.services import contact_policy_update
 from compliance.models import SuppressionEntry
+from compliance.services import approval_approve
 from decisioning.decisions.snapshots import build, policy_spec, snapshots
 from decisioning.feedback.responses import response_record
 from decisioning.outbound.gate import gate_state
@@ -29,7 +30,8 @@ def fresh_snapshot():
 
 
 def change_policy():
-    contact_policy_update(
+    """A change proposed by a marketer and approved by a compliance officer: in force."""
+    proposal = contact_policy_update(
         actor=persona("policy-maker", "marketer"),
         data={
             "decline_cooldown_days": 9,
@@ -39,6 +41,10 @@ def change_policy():
             "daily_cap": 2,
             "weekly_cap": 4,
         },
+    )
+    approval_approve(
+        actor_user=persona("policy-checker", "compliance"),
+        request=contact_policy_approval(proposal),
     )
 
 
