@@ -3,7 +3,11 @@ erasure records.
 
 Every service is keyword-only, validates with ``full_clean()``, runs in one transaction
 and appends its audit record in that transaction. Customers appear in the ledger only
-by their pseudonym.
+by their pseudonym, and text a channel or an operator wrote about a customer (a consent
+source, a do-not-contact or suppression reason) only as ``ledger.redaction.free_text``:
+its class and keyed hash. The text stays on the row, which erasure blanks
+(``customer_free_text_erase``). Approval comments are staff notes about catalog
+subjects and are kept verbatim (``ledger.redaction.staff_note``).
 """
 
 from __future__ import annotations
@@ -48,11 +52,20 @@ from core.exceptions import (
 )
 from customers.models import Customer
 from ledger.choices import AuditKind
+from ledger.redaction import free_text, origin_of, staff_note
 from ledger.services import audit
 
 CHECKER_GROUPS = frozenset({Role.COMPLIANCE.value, Role.ADMIN.value})
 MAKER_GROUPS = frozenset({Role.MARKETER.value, Role.ADMIN.value})
 CONSENT_CLOCK_SKEW = datetime.timedelta(minutes=5)
+# Sources and reasons the code itself writes: codes, kept as they are in the ledger.
+SOURCE_ERASURE = "erasure"
+SOURCE_CONSOLE = "console"
+SOURCE_CODES = frozenset({SOURCE_ERASURE, SOURCE_CONSOLE})
+REASON_ERASED = "erased"
+SYSTEM_SUPPRESSION_REASONS = frozenset({REASON_ERASED, "cooldown_after_decline"})
+# What erasure leaves in a required free-text field.
+ERASED_TEXT = "[erased]"
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
@@ -238,7 +251,7 @@ def _decide(
         action=action,
         actor=actor_user,
         request=locked,
-        data={"previous_status": previous, "comment": comment},
+        data={"previous_status": previous, "comment": staff_note(comment)},
     )
     if ApprovalStatus.APPROVED in (previous, to_status):
         # What the engine may release has changed.
@@ -367,7 +380,7 @@ def approval_withdraw(
             action="approval_withdrawn",
             actor=actor_user,
             request=locked,
-            data={"previous_status": previous, "comment": comment},
+            data={"previous_status": previous, "comment": staff_note(comment)},
         )
         approval_decided.send(
             sender=ApprovalRequest, request=locked, previous_status=previous, actor=actor_user
@@ -445,7 +458,8 @@ def consent_set(
         audit_data: dict[str, Any] = {
             "status": status,
             "previous_status": previous,
-            "source": source,
+            # "STOP from +351912345678": the kind of source and a keyed hash, never the text
+            "source": free_text(source, kind=origin_of(actor), codes=SOURCE_CODES),
             "captured_at": captured_at,
         }
         if consent and consent.captured_at > captured_at:
@@ -527,7 +541,10 @@ def do_not_contact_set(
             object_type="do_not_contact",
             object_id=entry.pk,
             customer_ref=customer.pseudonym,
-            data={"reason": reason, "source": source},
+            data={
+                "reason": free_text(reason, kind=origin_of(actor)),
+                "source": free_text(source, kind=origin_of(actor), codes=SOURCE_CODES),
+            },
         )
     return entry
 
@@ -550,7 +567,10 @@ def do_not_contact_clear(*, actor: Any, customer: Customer, reason: str) -> bool
             object_type="do_not_contact",
             object_id=entry_id,
             customer_ref=customer.pseudonym,
-            data={"reason": reason, "was_reason": entry.reason},
+            data={
+                "reason": free_text(reason, kind=origin_of(actor)),
+                "was_reason": free_text(entry.reason, kind=origin_of(entry.created_by)),
+            },
         )
     return True
 
@@ -610,11 +630,21 @@ def suppression_add(
                 "scope": scope,
                 "value": value,
                 "until": until,
-                "reason": entry.reason,
-                "source": source,
+                "reason": free_text(
+                    entry.reason, kind=origin_of(actor), codes=SYSTEM_SUPPRESSION_REASONS
+                ),
+                "source": _suppression_source(source, actor),
             },
         )
     return entry
+
+
+def _suppression_source(source: str, actor: Any) -> dict[str, Any]:
+    """``console``, ``erasure`` and ``response:<response_id>`` (the decline that started
+    a cooldown; the response's own record names that id too) are written by the code."""
+    if source.startswith("response:"):
+        return {"class": "response", "code": source}
+    return free_text(source, kind=origin_of(actor), codes=SOURCE_CODES)
 
 
 def suppression_lift(*, actor: Any, entry: SuppressionEntry, reason: str) -> SuppressionEntry:
@@ -628,7 +658,7 @@ def suppression_lift(*, actor: Any, entry: SuppressionEntry, reason: str) -> Sup
         now = timezone.now()
         if entry.until is not None and entry.until <= now:
             return entry
-        if entry.reason == "erased":
+        if entry.reason == REASON_ERASED:
             raise Conflict("The suppression of an erased customer is permanent.")
         previous_until = entry.until
         entry.until = now
@@ -644,13 +674,47 @@ def suppression_lift(*, actor: Any, entry: SuppressionEntry, reason: str) -> Sup
                 "scope": entry.scope,
                 "value": entry.value,
                 "previous_until": previous_until,
-                "reason": reason.strip(),
+                "reason": free_text(reason.strip(), kind=origin_of(actor)),
             },
         )
     return entry
 
 
 # --- erasure -------------------------------------------------------------------------------
+
+
+def customer_free_text_erase(*, customer: Customer) -> dict[str, int]:
+    """Blank the free text channels and operators wrote about the customer on the
+    compliance rows: consent sources, the do-not-contact reason, suppression reasons and
+    sources. Codes the system wrote (``erasure``, ``erased``, ``cooldown_after_decline``,
+    ``response:<id>``) stay: the rows keep working. The ledger never had the text
+    (``ledger.redaction``). Called by the erasure orchestration inside its transaction;
+    returns counts for the erasure summary."""
+    with transaction.atomic():
+        consents = (
+            Consent.objects.filter(customer=customer)
+            .exclude(source__in=SOURCE_CODES)
+            .exclude(source="")
+            .update(source="")
+        )
+        do_not_contact = DoNotContact.objects.filter(customer=customer).update(
+            reason=ERASED_TEXT, source=""
+        )
+        suppressions = customer.suppressions.all()
+        reasons = suppressions.exclude(
+            reason__in=[*SYSTEM_SUPPRESSION_REASONS, ERASED_TEXT]
+        ).update(reason=ERASED_TEXT)
+        sources = (
+            suppressions.exclude(source__in=SOURCE_CODES)
+            .exclude(source="")
+            .exclude(source__startswith="response:")
+            .update(source="")
+        )
+    return {
+        "consent_sources_blanked": consents,
+        "do_not_contact_blanked": do_not_contact,
+        "suppression_texts_blanked": reasons + sources,
+    }
 
 
 def erasure_record(*, actor: Any, customer: Customer, summary: Mapping[str, Any]) -> ErasureRequest:

@@ -118,11 +118,15 @@ def snapshot_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[
 def _same_subject(approval: ApprovalRequest) -> Q:
     """Every version of the same subject.
 
-    A campaign's targeting versions share the campaign's id. Each offer content version
-    is its own row (its own subject id), so its versions are found by the offer code and
-    channel every content snapshot carries (or, failing those, by ``subject_repr``).
+    A campaign's (or an offer's) targeting versions share the campaign's (offer's) id.
+    The contact policy is one subject, the bank's, whose versions are rows of their own.
+    Each offer content version is its own row (its own subject id), so its versions are
+    found by the offer code and channel every content snapshot carries (or, failing
+    those, by ``subject_repr``).
     """
     same_type = Q(subject_type=approval.subject_type)
+    if approval.subject_type == ApprovalSubject.CONTACT_POLICY:
+        return same_type
     if approval.subject_type != ApprovalSubject.OFFER_CONTENT:
         return same_type & Q(subject_id=approval.subject_id)
     snapshot = approval.snapshot or {}
@@ -149,11 +153,37 @@ def _subject_url(approval: ApprovalRequest) -> str | None:
         return reverse("campaigns:campaign_detail", args=[approval.subject_id])
     if approval.subject_type == ApprovalSubject.OFFER_CONTENT:
         return reverse("offers:content_redirect", args=[approval.subject_id])
+    if approval.subject_type == ApprovalSubject.OFFER_TARGETING:
+        return reverse("offers:offer_detail", args=[approval.subject_id]) + "#targeting"
+    if approval.subject_type == ApprovalSubject.CONTACT_POLICY:
+        return reverse("campaigns:policy")
+    return None
+
+
+# A snapshot may carry the version in force when it was submitted (offer targeting,
+# contact policy): the baseline of "what changes if this is approved".
+IN_FORCE_KEY = "in_force"
+
+
+def _submitted(approval: ApprovalRequest) -> dict[str, Any]:
+    return {k: v for k, v in (approval.snapshot or {}).items() if k != IN_FORCE_KEY}
+
+
+def _baseline(approval: ApprovalRequest, previous: ApprovalRequest | None) -> dict | None:
+    """What the submitted version is compared with: the version in force when it was
+    submitted, if the snapshot records it; else the version approved before it."""
+    in_force = (approval.snapshot or {}).get(IN_FORCE_KEY)
+    if isinstance(in_force, dict):
+        return {**_submitted(approval), **in_force}
+    if previous is not None:
+        return _submitted(previous)
     return None
 
 
 def _approval_context(request: HttpRequest, approval: ApprovalRequest, form=None) -> dict:
     previous = _previous_approved(approval)
+    baseline = _baseline(approval, previous)
+    in_force = (approval.snapshot or {}).get(IN_FORCE_KEY)
     findings = sorted(
         approval.prechecks or [], key=lambda f: (f.get("severity") != "blocking", f.get("code", ""))
     )
@@ -162,10 +192,9 @@ def _approval_context(request: HttpRequest, approval: ApprovalRequest, form=None
     return {
         "approval": approval,
         "previous": previous,
-        "diff": snapshot_diff(previous.snapshot if previous else None, approval.snapshot)
-        if previous
-        else None,
-        "snapshot_rows": snapshot_diff(None, approval.snapshot),
+        "in_force": in_force if isinstance(in_force, dict) else None,
+        "diff": snapshot_diff(baseline, _submitted(approval)) if baseline is not None else None,
+        "snapshot_rows": snapshot_diff(None, _submitted(approval)),
         "findings": findings,
         "is_author": is_author,
         "can_decide": pending

@@ -2,7 +2,12 @@
 describes, or ``build_record`` + ``audit_many`` for bulk appends.
 
 Appending takes no ledger-wide lock, so the hot path never waits on the ledger; only the
-sealer (``ledger.sealer``) is serialised.
+sealer (``ledger.sealer``) is serialised. Under the embedded default (no broker, no beat)
+an append also asks this process to seal once its transaction commits
+(``ledger.autoseal``).
+
+Free text a caller supplies never goes into ``data`` or ``object_repr`` as is: route it
+through ``ledger.redaction.free_text`` (see that module).
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 from django.utils import timezone
 
 from core.actors import actor_name
 from core.request_context import current_request_id
+from ledger.autoseal import seal_after_commit
 from ledger.hashing import HASHED_FIELDS, _normalise, _text, record_hash_of
 from ledger.models import AuditRecord
 
@@ -53,7 +60,7 @@ def build_record(
 def audit(**kwargs: Any) -> AuditRecord:
     """Append one record. Call inside the transaction of the write it describes."""
     record = build_record(**kwargs)
-    _insert(record)
+    seal_after_commit(_insert(record))
     return record
 
 
@@ -72,7 +79,7 @@ def _column(field: Field[Any, Any]) -> str:
     return column
 
 
-def _insert(record: AuditRecord) -> None:
+def _insert(record: AuditRecord) -> BaseDatabaseWrapper:
     """``record.save(force_insert=True)`` without the ORM's per-call query compilation:
     one prepared INSERT ... RETURNING seq. This is the hot path of every release."""
     connection_ = connections[router.db_for_write(AuditRecord)]
@@ -95,8 +102,10 @@ def _insert(record: AuditRecord) -> None:
         record.seq = cursor.fetchone()[0] if returning else cursor.lastrowid
     record._state.adding = False
     record._state.db = connection_.alias
+    return connection_
 
 
 def audit_many(records: list[AuditRecord]) -> None:
     if records:
         AuditRecord.objects.bulk_create(records, batch_size=1000)
+        seal_after_commit(router.db_for_write(AuditRecord))

@@ -1,4 +1,5 @@
-"""Celery work of the compliance layer."""
+"""Celery work of the ledger: the sealer beat runs when a broker is configured (under the
+embedded default ``ledger.autoseal`` seals in-process instead)."""
 
 from __future__ import annotations
 

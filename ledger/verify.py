@@ -1,4 +1,5 @@
-"""Verification: every record hash and every seal recomputed, stale unsealed records counted."""
+"""Verification: every record hash and every seal recomputed; records left unsealed for
+longer than the stale threshold fail it too."""
 
 from __future__ import annotations
 
@@ -7,15 +8,35 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Min
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from ledger.hashing import HASHED_FIELDS, ZERO_HASH, record_hash_of, seal_hash_of
 from ledger.models import AuditRecord, AuditSeal, AuditSealMembership
 
+DEFAULT_STALE_AFTER_SECONDS = 60
+
+# Why verification failed, in the order they are reported (``failures``, ``broken``).
+BROKEN_RECORD = "record"
+BROKEN_SEAL = "seal"
+STALE_UNSEALED = "stale_unsealed"
+
+
+def stale_threshold_seconds() -> int:
+    """The threshold past which an unsealed record fails verification (a sealer down)."""
+    return int(
+        getattr(settings, "CROSSSELL_AUDIT_STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS)
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerReport:
+    """What verification found. ``ok`` means intact (every record and seal hash holds)
+    AND no record has waited longer than ``stale_after_seconds`` for a seal: a record no
+    seal covers can be deleted or rewritten with its own hash recomputed and nothing
+    would notice, so a sealer that stopped is a failure, not a warning."""
+
     ok: bool
     records: int
     seals: int
@@ -24,21 +45,61 @@ class LedgerReport:
     stale_unsealed_records: int
     stale_after_seconds: int
     oldest_unsealed_seq: int | None = None
+    oldest_stale_seq: int | None = None
     broken_record_seq: int | None = None
     broken_record_reason: str = ""
     broken_seal_seq: int | None = None
     broken_seal_reason: str = ""
 
     @property
+    def intact(self) -> bool:
+        """Every record hash and seal link holds (staleness aside)."""
+        return self.broken_record_seq is None and self.broken_seal_seq is None
+
+    @property
+    def failures(self) -> list[str]:
+        found = []
+        if self.broken_record_seq is not None:
+            found.append(BROKEN_RECORD)
+        if self.broken_seal_seq is not None:
+            found.append(BROKEN_SEAL)
+        if self.stale_unsealed_records:
+            found.append(STALE_UNSEALED)
+        return found
+
+    @property
+    def broken(self) -> str | None:
+        """The first failure: ``record``, ``seal`` or ``stale_unsealed``."""
+        failures = self.failures
+        return failures[0] if failures else None
+
+    @property
     def broken_seq(self) -> int | None:
-        """The first thing found broken: a record seq, else a seal seq."""
+        """The first thing found wrong: a broken record's seq, else a broken seal's, else
+        the oldest record that waited too long for a seal."""
         if self.broken_record_seq is not None:
             return self.broken_record_seq
-        return self.broken_seal_seq
+        if self.broken_seal_seq is not None:
+            return self.broken_seal_seq
+        return self.oldest_stale_seq
+
+    @property
+    def stale_reason(self) -> str:
+        if not self.stale_unsealed_records:
+            return ""
+        return (
+            f"{self.stale_unsealed_records} record(s) unsealed for more than "
+            f"{self.stale_after_seconds}s (oldest #{self.oldest_stale_seq}): is the sealer "
+            "running?"
+        )
 
     @property
     def reason(self) -> str:
-        return self.broken_record_reason or self.broken_seal_reason
+        return "; ".join(
+            part
+            for part in (self.broken_record_reason, self.broken_seal_reason, self.stale_reason)
+            if part
+        )
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -48,15 +109,19 @@ class LedgerReport:
             "sealed_records": self.sealed_records,
             "unsealed_records": self.unsealed_records,
             "stale_unsealed_records": self.stale_unsealed_records,
+            "stale_after_seconds": self.stale_after_seconds,
             "oldest_unsealed_seq": self.oldest_unsealed_seq,
+            "intact": self.intact,
+            "failures": self.failures,
         }
         if not self.ok:
             body.update(
                 {
                     "seq": self.broken_seq,
-                    "broken": "record" if self.broken_record_seq is not None else "seal",
+                    "broken": self.broken,
                     "broken_record_seq": self.broken_record_seq,
                     "broken_seal_seq": self.broken_seal_seq,
+                    "oldest_stale_seq": self.oldest_stale_seq,
                     "reason": self.reason,
                 }
             )
@@ -64,24 +129,20 @@ class LedgerReport:
 
     def summary(self) -> str:
         if self.ok:
-            text = (
+            return (
                 f"audit ledger OK: {self.records} records, {self.seals} seals, "
-                f"{self.sealed_records} sealed, {self.unsealed_records} awaiting a seal"
+                f"{self.sealed_records} sealed, {self.unsealed_records} awaiting a seal "
+                f"(none for more than {self.stale_after_seconds}s)"
             )
-        else:
-            parts = []
-            if self.broken_record_seq is not None:
-                parts.append(f"record #{self.broken_record_seq}: {self.broken_record_reason}")
-            if self.broken_seal_seq is not None:
-                parts.append(f"seal #{self.broken_seal_seq}: {self.broken_seal_reason}")
-            text = "audit ledger BROKEN: " + "; ".join(parts)
+        parts = []
+        if self.broken_record_seq is not None:
+            parts.append(f"record #{self.broken_record_seq}: {self.broken_record_reason}")
+        if self.broken_seal_seq is not None:
+            parts.append(f"seal #{self.broken_seal_seq}: {self.broken_seal_reason}")
         if self.stale_unsealed_records:
-            text += (
-                f"; WARNING {self.stale_unsealed_records} record(s) unsealed for more than "
-                f"{self.stale_after_seconds}s (oldest #{self.oldest_unsealed_seq}) — is the "
-                "sealer running?"
-            )
-        return text
+            parts.append(self.stale_reason)
+        head = "audit ledger BROKEN: " if not self.intact else "audit ledger NOT VERIFIED: "
+        return head + "; ".join(parts)
 
 
 def _first_broken_record(chunk_size: int) -> tuple[int | None, str]:
@@ -153,29 +214,39 @@ def _first_broken_seal(chunk_size: int) -> tuple[int | None, str]:
     return None, ""
 
 
-def verify_ledger(*, chunk_size: int = 2000, stale_after_seconds: int = 60) -> LedgerReport:
+def verify_ledger(
+    *, chunk_size: int = 2000, stale_after_seconds: int | None = None
+) -> LedgerReport:
     """Recompute every record hash and every seal, streaming; report the first break.
 
     Also counts records no seal covers yet, and those older than ``stale_after_seconds``
-    (a sealer that is not running). Unsealed records do not make the ledger broken: each
-    still carries its own hash.
+    (default: ``settings.CROSSSELL_AUDIT_STALE_AFTER_SECONDS``, 60). Any such stale
+    record makes the report not ``ok``: an unsealed record is protected only by its own
+    hash, which whoever can write the table can recompute.
     """
+    if stale_after_seconds is None:
+        stale_after_seconds = stale_threshold_seconds()
     broken_record, record_reason = _first_broken_record(chunk_size)
     broken_seal, seal_reason = _first_broken_seal(chunk_size)
-    unsealed = AuditRecord.objects.filter(membership__isnull=True)
-    stats = unsealed.aggregate(count=Count("seq"), oldest=Min("seq"))
-    stale = unsealed.filter(
-        created_at__lt=timezone.now() - timedelta(seconds=stale_after_seconds)
-    ).count()
+    cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
+    stale = Q(created_at__lt=cutoff)
+    stats = AuditRecord.objects.filter(membership__isnull=True).aggregate(
+        count=Count("seq"),
+        oldest=Min("seq"),
+        stale=Count("seq", filter=stale),
+        oldest_stale=Min("seq", filter=stale),
+    )
+    intact = broken_record is None and broken_seal is None
     return LedgerReport(
-        ok=broken_record is None and broken_seal is None,
+        ok=intact and not stats["stale"],
         records=AuditRecord.objects.count(),
         seals=AuditSeal.objects.count(),
         sealed_records=AuditSealMembership.objects.count(),
         unsealed_records=stats["count"],
-        stale_unsealed_records=stale,
+        stale_unsealed_records=stats["stale"],
         stale_after_seconds=stale_after_seconds,
         oldest_unsealed_seq=stats["oldest"],
+        oldest_stale_seq=stats["oldest_stale"],
         broken_record_seq=broken_record,
         broken_record_reason=record_reason,
         broken_seal_seq=broken_seal,

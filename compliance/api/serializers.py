@@ -132,19 +132,41 @@ class AuditRecordSerializer(serializers.Serializer):
 
 
 class LedgerVerificationSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
+    ok = serializers.BooleanField(
+        help_text="Intact (every record hash and seal link holds) and no record has waited "
+        "longer than `stale_after_seconds` for a seal."
+    )
     records = serializers.IntegerField()
     seals = serializers.IntegerField()
     sealed_records = serializers.IntegerField()
     unsealed_records = serializers.IntegerField()
-    stale_unsealed_records = serializers.IntegerField()
-    oldest_unsealed_seq = serializers.IntegerField(allow_null=True)
-    seq = serializers.IntegerField(
-        required=False, help_text="When not ok: the first broken seq (a record's, else a seal's)."
+    stale_unsealed_records = serializers.IntegerField(
+        help_text="Records unsealed for longer than `stale_after_seconds`; any makes `ok` false."
     )
-    broken = serializers.ChoiceField(choices=["record", "seal"], required=False)
+    stale_after_seconds = serializers.IntegerField()
+    oldest_unsealed_seq = serializers.IntegerField(allow_null=True)
+    intact = serializers.BooleanField(
+        help_text="Every record hash and seal link holds (staleness aside)."
+    )
+    failures = serializers.ListField(
+        # plain strings: the values are ``broken``'s, and one choice set gets one enum name
+        child=serializers.CharField(),
+        help_text="What failed, in this order: `record` (a broken record), `seal` (a broken "
+        "seal), `stale_unsealed` (records waiting too long for a seal); empty when ok.",
+    )
+    seq = serializers.IntegerField(
+        required=False,
+        help_text="When not ok: the first broken seq (a record's, else a seal's, else the "
+        "oldest stale unsealed record's).",
+    )
+    broken = serializers.ChoiceField(
+        choices=["record", "seal", "stale_unsealed"],
+        required=False,
+        help_text="When not ok: the first failure (`failures[0]`).",
+    )
     broken_record_seq = serializers.IntegerField(required=False, allow_null=True)
     broken_seal_seq = serializers.IntegerField(required=False, allow_null=True)
+    oldest_stale_seq = serializers.IntegerField(required=False, allow_null=True)
     reason = serializers.CharField(required=False)
 
     def to_representation(self, report) -> dict[str, Any]:

@@ -61,7 +61,11 @@ class AuditVerifyView(ApiView):
         summary="Verify the audit ledger",
         description=(
             'Compliance, admin. Recomputes every record hash and every seal: `{"ok": true, '
-            '"records": N, ...}`, or `ok: false` with the first broken `seq` and why.'
+            '"records": N, ...}`, or `ok: false` with the first broken `seq` and why. '
+            "Records left unsealed for longer than `stale_after_seconds` (the sealer is not "
+            "running) also make `ok` false: `stale_unsealed_records` says how many, "
+            '`broken` is `"stale_unsealed"` when nothing else is wrong, and `intact` tells '
+            "a tampered ledger from a stalled sealer."
         ),
         responses={200: LedgerVerificationSerializer, **errors(*READ)},
         tags=["audit"],

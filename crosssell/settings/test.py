@@ -4,3 +4,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Unit tests run tasks in-process even when a broker is configured; the integration
 # fixture switches eagerness off for the tests that talk to a real worker.
 CELERY_TASK_ALWAYS_EAGER = True
+# Unit tests seal explicitly (and share one in-memory SQLite database): no background
+# sealer thread; tests/compliance/test_autoseal.py switches it on where it is the subject.
+CROSSSELL_AUDIT_AUTOSEAL = "off"
+# Sign-in throttling is off so tests can sign in as often as they like (and Client.login,
+# which passes no request, works); tests/security/test_login_lockout.py switches it on.
+AXES_ENABLED = False

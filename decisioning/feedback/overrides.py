@@ -1,4 +1,9 @@
-"""Banker and agent overrides: a person replaced or declined the recommendation."""
+"""Banker and agent overrides: a person replaced or declined the recommendation.
+
+The agent's ``reason`` is free text about the customer in front of them ("Mr Silva
+already has a card with another bank"): it is stored on the Override (which erasure
+blanks) and the ledger keeps only its class and keyed hash (``ledger.redaction``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from customers.models import Customer
 from decisioning.choices import OverrideAction
 from decisioning.models import Decision, Override
 from ledger.choices import AuditKind
+from ledger.redaction import free_text, origin_of
 from ledger.services import audit
 from offers.models import Offer
 
@@ -84,7 +90,7 @@ def override_record(
                 "action": action,
                 "offer_code": offer.code if offer else None,
                 "recommended": [item.get("offer_code") for item in decision.offers or ()],
-                "reason": override.reason[:1000],
+                "reason": free_text(override.reason, kind=origin_of(actor)),
             },
         )
     return override

@@ -1,7 +1,14 @@
-"""Acks: the channel says whether a leased message was delivered."""
+"""Acks: the channel says whether a leased message was delivered.
+
+``provider_ref`` and ``error`` are whatever the gateway sent — a bounce quoting the
+address, a provider id embedding the phone number — so they are stored on the message
+(which erasure blanks) and the ledger keeps only their class and keyed hash
+(``ledger.redaction.free_text``): for an error, its category.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +21,38 @@ from core.exceptions import Conflict, NotFound, ValidationFailed
 from decisioning.choices import MessageStatus
 from decisioning.models import Contact, Message
 from ledger.choices import AuditKind
+from ledger.redaction import free_text
 from ledger.services import audit
 
 # --- acks --------------------------------------------------------------------------------
 
 
 ACK_STATUSES = (MessageStatus.DELIVERED, MessageStatus.FAILED)
+
+# A delivery error's category, from the words gateways use (first match wins).
+ERROR_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (category, re.compile(pattern, re.IGNORECASE))
+    for category, pattern in (
+        ("opted_out", r"\bstop\b|opt(ed)?[ -]?out|unsubscrib|blocked"),
+        ("invalid_address", r"invalid|unknown|no such|not exist|malformed|unregistered"),
+        ("bounced", r"bounce|undeliverable|mailbox (is )?full|reject|refused"),
+        ("unreachable", r"unreachable|switched off|offline|absent|not reachable"),
+        ("throttled", r"throttl|rate[ -]?limit|quota|too many"),
+        ("timeout", r"time[ -]?d?[ -]?out"),
+    )
+)
+
+
+def error_category(error: str) -> str:
+    """``opted_out``, ``invalid_address``, ``bounced``, ``unreachable``, ``throttled``,
+    ``timeout`` or ``other``; ``none`` for no error."""
+    if not (error or "").strip():
+        return "none"
+    head = error[:1000]
+    for category, pattern in ERROR_CATEGORIES:
+        if pattern.search(head):
+            return category
+    return "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +118,8 @@ def message_ack(
                 "message_id": str(message.pk),
                 "decision_id": str(message.decision_id),
                 "offer_code": message.offer.code,
-                "provider_ref": message.provider_ref,
-                "error": message.error[:500],
+                "provider_ref": free_text(message.provider_ref, kind="provider_ref"),
+                "error": free_text(message.error, kind=error_category(message.error)),
                 "lease_count": message.lease_count,
             },
             at=now,
