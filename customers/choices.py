@@ -32,3 +32,6 @@ class EventStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted, awaiting processing"
     PROCESSED = "processed", "Processed"
     UNRESOLVED = "unresolved", "Customer not resolved yet"
+    # The event names a customer who has been erased (by a former identifier or the
+    # erased reference): kept without the identifier, never decided for.
+    ERASED = "erased", "Customer erased: kept without personal data, never processed"

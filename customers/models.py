@@ -107,6 +107,36 @@ class IdentityLink(models.Model):
         return f"{self.type}:{self.value}"
 
 
+class ErasedIdentifier(models.Model):
+    """A tombstone: the keyed hash of an identifier an erased customer had (an identity
+    link's value, or the profile's e-mail or phone), written by erasure.
+
+    It lets resolution recognise an event or request that still names the erased
+    customer by that identifier, without keeping the identifier itself
+    (``customers.identity.identifier_hmac``; DESIGN.md rule 10). A live identity link
+    always wins over a tombstone, so a recycled phone number or e-mail linked to a new
+    customer resolves to them.
+    """
+
+    identifier_type = models.CharField(max_length=20, choices=IdentifierType.choices)
+    value_hmac = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identifier_type", "value_hmac"], name="erased_identifier_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(identifier_type__in=IdentifierType.values),
+                name="erased_identifier_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier_type}:{self.value_hmac[:12]}…"
+
+
 class Event(models.Model):
     """A signal from a channel system. Kept even when its customer is not known yet."""
 

@@ -1,7 +1,8 @@
 """Customer data writes: profiles, holdings, identity links, and blanking PII on erasure.
 
 Every write is audited straight into the ledger, which sits below this layer. Audit rows
-name the customer only by pseudonym and list which fields changed, never their values.
+name the customer only by pseudonym and list which fields changed, never their values;
+a ``source`` a caller sent is kept only as ``ledger.redaction.free_text``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.exceptions import Conflict, Unprocessable, ValidationFailed
-from customers.choices import IdentifierType, LinkMethod
-from customers.models import Customer, Event, Holding, IdentityLink
+from customers.choices import EventStatus, IdentifierType, LinkMethod
+from customers.identity import ERASED_PREFIX, identifier_hmac, redact_payload, redact_reference
+from customers.models import Customer, ErasedIdentifier, Event, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for
 from ledger.choices import AuditKind
+from ledger.redaction import free_text, origin_of
 from ledger.services import audit
 
 AUDIT_KIND = AuditKind.CUSTOMER
@@ -38,6 +42,8 @@ PROFILE_FIELDS = (
     "attributes",
 )
 PII_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "attributes")
+# Holding sources the code writes (kept as codes in the ledger).
+HOLDING_SOURCES = frozenset({"profile", "response"})
 
 
 def _validation_failed(exc: ValidationError, message: str) -> ValidationFailed:
@@ -178,7 +184,10 @@ def holding_open(
             object_type="holding",
             object_id=holding.pk,
             customer_ref=customer.pseudonym,
-            data={"product_code": product_code, "source": source},
+            data={
+                "product_code": product_code,
+                "source": free_text(source, kind=origin_of(actor), codes=HOLDING_SOURCES),
+            },
         )
     return holding
 
@@ -260,7 +269,12 @@ def identity_link_add(
             object_id=link.pk,
             customer_ref=customer.pseudonym,
             # The identifier's value is personal data: the ledger keeps its type only.
-            data={"type": type, "method": method, "confidence": confidence, "source": source},
+            data={
+                "type": type,
+                "method": method,
+                "confidence": confidence,
+                "source": free_text(source, kind=origin_of(actor)),
+            },
         )
     return link
 
@@ -269,10 +283,21 @@ def customer_erase_pii(*, actor: Any, customer: Customer) -> dict[str, int]:
     """Blank the customer's personal data, remove their identity links, and forget how
     channels named them on stored events. The row stays (with its pseudonym) so contact
     history, decisions and the ledger keep their references; the bank's id is replaced
-    by ``erased:<pseudonym>``. Returns counts for the erasure summary."""
+    by ``erased:<pseudonym>``. Returns counts for the erasure summary.
+
+    Every identifier erasure removes (each identity link's value, the profile's e-mail
+    and phone) leaves a keyed-hash tombstone (``ErasedIdentifier``), so a channel that
+    names the customer by it again is recognised (``customers.identity``) without the
+    identifier being kept. Stored events stop carrying the identifiers: the customer's
+    own events lose how they were named and any identifier in their payload, those not
+    processed yet are never decided for (status ``erased``), and kept unresolved events
+    that named the customer by a former identifier or bank id get the same treatment."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
-        customer.external_id = f"erased:{customer.pseudonym}"
+        former_external_id = customer.external_id
+        identifiers = _former_identifiers(customer)
+        tombstoned = identifiers_tombstone(identifiers=identifiers)
+        customer.external_id = f"{ERASED_PREFIX}{customer.pseudonym}"
         customer.first_name = ""
         customer.last_name = ""
         customer.email = ""
@@ -282,8 +307,17 @@ def customer_erase_pii(*, actor: Any, customer: Customer) -> dict[str, int]:
         customer.erased_at = customer.erased_at or timezone.now()
         _clean_and_save(customer, "The customer cannot be erased.")
         identities, _ = IdentityLink.objects.filter(customer=customer).delete()
-        events = Event.objects.filter(customer=customer).update(customer_ref={"erased": True})
-        summary = {"identities_removed": identities, "events_unlinked": events}
+        former_values = [former_external_id, *(value for _, value in identifiers)]
+        events = _events_forget_identifiers(customer=customer, values=former_values)
+        pending = _pending_events_erase(
+            external_id=former_external_id, identifiers=identifiers, values=former_values
+        )
+        summary = {
+            "identities_removed": identities,
+            "events_unlinked": events,
+            "identifiers_tombstoned": tombstoned,
+            "pending_events_erased": pending,
+        }
         audit(
             kind=AUDIT_KIND,
             action="customer_pii_erased",
@@ -294,3 +328,58 @@ def customer_erase_pii(*, actor: Any, customer: Customer) -> dict[str, int]:
             data={"fields_blanked": ["external_id", *PII_FIELDS], **summary},
         )
     return summary
+
+
+def _former_identifiers(customer: Customer) -> list[tuple[str, str]]:
+    """What named the customer: each identity link, and the profile's e-mail and phone."""
+    pairs = set(customer.identities.values_list("type", "value"))
+    if customer.email:
+        pairs.add((IdentifierType.EMAIL, customer.email))
+    if customer.phone:
+        pairs.add((IdentifierType.PHONE, customer.phone))
+    return sorted(pairs)
+
+
+def identifiers_tombstone(*, identifiers: Iterable[tuple[str, str]]) -> int:
+    """Write the keyed-hash tombstone of each identifier (idempotent); returns how many
+    distinct identifiers are now tombstoned by this call."""
+    hashes = {(type, identifier_hmac(type, value)) for type, value in identifiers}
+    ErasedIdentifier.objects.bulk_create(
+        [ErasedIdentifier(identifier_type=type, value_hmac=digest) for type, digest in hashes],
+        ignore_conflicts=True,
+    )
+    return len(hashes)
+
+
+def _events_forget_identifiers(*, customer: Customer, values: list[str]) -> int:
+    """The customer's stored events: how the channel named them is dropped, identifiers in
+    payloads redacted, and what is not processed yet is never decided for."""
+    events = list(Event.objects.filter(customer=customer).only("id", "payload", "status"))
+    for event in events:
+        event.customer_ref = {"erased": True}
+        event.payload = redact_payload(event.payload, values)
+        if event.status != EventStatus.PROCESSED:
+            event.status = EventStatus.ERASED
+    Event.objects.bulk_update(events, ["customer_ref", "payload", "status"], batch_size=500)
+    return len(events)
+
+
+def _pending_events_erase(
+    *, external_id: str, identifiers: list[tuple[str, str]], values: list[str]
+) -> int:
+    """Kept unresolved events that named the customer by their bank id or an identifier
+    erasure removed: stored on without it, and never processed."""
+    naming = Q(customer_ref__external_id=external_id)
+    for type, value in identifiers:
+        naming |= Q(customer_ref__identifier__type=type, customer_ref__identifier__value=value)
+    events = list(
+        Event.objects.select_for_update()
+        .filter(naming, status=EventStatus.UNRESOLVED)
+        .only("id", "customer_ref", "payload", "status")
+    )
+    for event in events:
+        event.customer_ref = redact_reference(event.customer_ref)
+        event.payload = redact_payload(event.payload, values)
+        event.status = EventStatus.ERASED
+    Event.objects.bulk_update(events, ["customer_ref", "payload", "status"], batch_size=500)
+    return len(events)

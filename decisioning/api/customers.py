@@ -105,7 +105,9 @@ class CustomerView(ApiView):
             "Channel (any channel), marketer, admin. Every field optional: on create missing "
             "fields take their defaults (`time_zone`: the bank's), on update they are left "
             "as they are. `holdings`, when given, is the full set of products held now "
-            "(new ones opened, missing ones closed). 201 when created, 200 when updated. "
+            "(new ones opened, missing ones closed). 201 when created, 200 when updated; the "
+            "stored profile comes back as the caller may see it (personal fields by role and "
+            "channel, docs/API_FIELDS.md). "
             "Unresolved events naming this customer are processed. An erased customer "
             "cannot be re-created (409)."
         ),
@@ -130,13 +132,19 @@ class CustomerView(ApiView):
             actor=self.client, external_id=external_id, profile=data, holdings=holdings
         )
         return Response(
-            ProfileSerializer(stored.customer).data, status=201 if stored.created else 200
+            ProfileSerializer(stored.customer, context={"viewer": self.client}).data,
+            status=201 if stored.created else 200,
         )
 
     @extend_schema(
         operation_id="customer_retrieve",
         summary="A customer's profile, holdings, consents and open suppressions",
-        description="Channel, marketer, compliance, admin (analysts see no personal data).",
+        description=(
+            "Channel, marketer, compliance, admin (analysts see no personal data). Personal "
+            "fields (`first_name`, `last_name`, `email`, `phone`, `birth_date`, `attributes`) "
+            "are present only for the callers that may see them (each field's description "
+            "says who; a channel client sees the union of its channels'; docs/API_FIELDS.md)."
+        ),
         parameters=[EXTERNAL_ID_PATH],
         responses={200: CustomerOverviewSerializer, **errors(*READ, 404)},
         tags=["customers"],
@@ -145,7 +153,7 @@ class CustomerView(ApiView):
         customer = customer_overview(external_id=external_id) if well_formed(external_id) else None
         if customer is None:
             raise NotFound("No such customer.")
-        return Response(CustomerOverviewSerializer(customer).data)
+        return Response(CustomerOverviewSerializer(customer, context={"viewer": self.client}).data)
 
     @extend_schema(
         operation_id="customer_erase",

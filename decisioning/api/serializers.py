@@ -49,15 +49,20 @@ class EventInputSerializer(serializers.Serializer):
 class EventAcceptedSerializer(serializers.Serializer):
     event_id = serializers.CharField()
     status = serializers.ChoiceField(
-        choices=["accepted", "unresolved"],
+        choices=["accepted", "unresolved", "erased"],
         help_text="unresolved: the customer is not known yet; the event is kept and "
-        "processed when an identity link or profile names them.",
+        "processed when an identity link or profile names them. erased (addition): the "
+        "event names a customer who was erased at their request (by the erased id, their "
+        "former id or a former identifier); it is kept without the identifier and never "
+        "processed.",
     )
     duplicate = serializers.BooleanField()
 
     def to_representation(self, ingested) -> dict[str, Any]:
         event = ingested.event
-        status = "unresolved" if event.status == EventStatus.UNRESOLVED else "accepted"
+        status = {EventStatus.UNRESOLVED: "unresolved", EventStatus.ERASED: "erased"}.get(
+            event.status, "accepted"
+        )
         return {"event_id": event.event_id, "status": status, "duplicate": ingested.duplicate}
 
 

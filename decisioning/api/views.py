@@ -62,8 +62,10 @@ class EventCreateView(ApiView):
             "Channel, admin. Idempotent by `event_id`: the same body again answers 202 with "
             "`duplicate: true` and the original status, a different body 409. An event whose "
             "customer cannot be resolved is kept as `unresolved` and processed when an "
-            "identity link or profile names the customer. A channel client may only send "
-            "events for channels it may act for (403)."
+            "identity link or profile names the customer. An event naming an erased customer "
+            "(the erased id, their former id or a former identifier) is kept as `erased`: "
+            "the identifier is replaced by a redaction marker, and it is never processed. A "
+            "channel client may only send events for channels it may act for (403)."
         ),
         request=EventInputSerializer,
         responses={202: EventAcceptedSerializer, **errors(*WRITE, 409)},
@@ -93,18 +95,25 @@ class DecisionCreateView(ApiView):
         summary="Next best offers for a customer present on an inbound channel",
         description=(
             "Channel clients, for a channel they may act for. The customer is named by "
-            "`external_id` or an identifier; an unknown customer is 404. An empty `offers` "
-            "list is a normal answer; `suppressed` lists what was held back and why (stable "
-            "reason codes). Every offer returned is audited as released."
+            "`external_id` or an identifier; an unknown customer is 404. A customer who was "
+            "erased at their request is addressable by no reference (the erased id, their "
+            "former id or a former identifier): 422, nothing decided or stored. An empty "
+            "`offers` list is a normal answer; `suppressed` lists what was held back and why "
+            "(stable reason codes). Every offer returned is audited as released."
         ),
         request=DecisionInputSerializer,
-        responses={200: DecisionSerializer, **errors(*WRITE, 404)},
+        responses={200: DecisionSerializer, **errors(*WRITE, 404, 422)},
         tags=["decisions"],
     )
     def post(self, request):
         data = validated(DecisionInputSerializer, request.data)
         require_channel(self.client, data["channel"])
         resolution = resolve_customer(data["customer"])
+        if resolution.erased:
+            raise Unprocessable(
+                "The customer was erased at their request; no decision is made for them.",
+                fields={"customer": ["erased"]},
+            )
         if not resolution.resolved:
             raise NotFound(
                 "Unknown customer.", fields={"customer": [resolution.reason or "not found"]}

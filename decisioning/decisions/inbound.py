@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.actors import actor_name
 from core.channels import INBOUND
-from core.exceptions import ValidationFailed
+from core.exceptions import Unprocessable, ValidationFailed
 from customers.identity import Resolution
 from customers.models import Customer
 from decisioning import engine
@@ -111,6 +111,12 @@ def decide_inbound(
         raise ValidationFailed(
             "Decisions are asked for inbound channels only.",
             fields={"channel": [f"must be one of {', '.join(sorted(INBOUND))}"]},
+        )
+    if customer.is_erased:
+        # An erased customer is addressable by no reference: nothing is decided or stored.
+        raise Unprocessable(
+            "The customer was erased at their request; no decision is made for them.",
+            fields={"customer": ["erased"]},
         )
     now = now or timezone.now()
     loaded, context = snapshot_and_context(customer, now)

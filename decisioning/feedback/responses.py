@@ -34,13 +34,14 @@ from campaigns.selectors import active_contact_policy
 from compliance.choices import SuppressionScope
 from compliance.services import suppression_add
 from core.actors import actor_name
+from core.channels import HUMAN, OUTBOUND
 from core.choices import Channel
 from core.exceptions import Conflict, Unprocessable, ValidationFailed
 from core.json import canonical_json
 from customers.identity import resolve_customer
 from customers.models import Customer
 from customers.services import holding_open
-from decisioning.choices import Outcome, OverrideAction
+from decisioning.choices import MessageStatus, Outcome, OverrideAction
 from decisioning.models import Contact, Decision, Message, Response
 from decisioning.outbound.cancel import messages_cancel
 from ledger.choices import AuditKind
@@ -176,6 +177,10 @@ def response_record(
             "The offer was not made in this decision.",
             fields={"offer_code": ["was not offered in this decision"]},
         )
+    if outcome == Outcome.ACCEPT:
+        _accept_provenance_check(
+            decision=decision, message=message, offer=offer, channel=channel, agent_id=agent_id
+        )
     customer = _customer_of(decision=decision, customer_ref=customer_ref)
     if customer.is_erased:
         raise Unprocessable("The customer has been erased; responses are no longer recorded.")
@@ -237,6 +242,90 @@ def response_record(
             raise
         return duplicate
     return RecordedResponse(response, duplicate=False)
+
+
+def _accept_provenance_check(
+    *,
+    decision: Decision | None,
+    message: Message | None,
+    offer: Offer,
+    channel: str,
+    agent_id: str,
+) -> None:
+    """An ``accept`` records a holding (its family is never offered again), so it must
+    say where the offer reached the customer: a message of this offer handed to this
+    channel's gateway, or a decision that released this offer on this channel (or in
+    which a banker or agent on it made this offer instead). A banker or agent (a human
+    channel, with ``agent_id``) who saw the customer accept attests it without one.
+    Otherwise 422, naming what is missing."""
+    if _attested_by_agent(channel, agent_id):
+        return
+    if message is not None:
+        if message.channel != channel:
+            raise Unprocessable(
+                f"The message was sent on {message.channel}; an accept reported on {channel} "
+                "needs a message or decision released to that channel, or a banker or agent "
+                "(agent_id on a human channel).",
+                fields={"message_id": [f"was not released on the {channel} channel"]},
+            )
+        if not _handed_out(message):
+            raise Unprocessable(
+                "The message was never handed to its channel, so it cannot have been accepted.",
+                fields={"message_id": ["was never released to the channel"]},
+            )
+        return
+    if decision is not None:
+        if not _released_in(decision, offer, channel):
+            raise Unprocessable(
+                f"The decision did not release this offer on {channel}; an accept needs a "
+                "message or decision released to the reporting channel, or a banker or agent "
+                "(agent_id on a human channel).",
+                fields={"decision_id": [f"did not release this offer on the {channel} channel"]},
+            )
+        return
+    raise Unprocessable(
+        "An accept must give the decision_id or message_id of an offer released to this "
+        f"channel, or come from a banker or agent (agent_id on {' or '.join(sorted(HUMAN))}).",
+        fields={
+            "outcome": [
+                "accept needs decision_id or message_id of an offer released on this "
+                "channel, or agent_id on a human channel"
+            ]
+        },
+    )
+
+
+def _attested_by_agent(channel: str, agent_id: str) -> bool:
+    return channel in HUMAN and bool((agent_id or "").strip())
+
+
+def _handed_out(message: Message) -> bool:
+    return message.lease_count > 0 or message.status in (
+        MessageStatus.LEASED,
+        MessageStatus.DELIVERED,
+    )
+
+
+def _released_in(decision: Decision, offer: Offer, channel: str) -> bool:
+    """The decision released ``offer`` on ``channel``: inbound, when it answered; outbound,
+    when the offer's message was handed to the gateway; or a banker or agent on the
+    decision's channel replaced the recommendation with it."""
+    if channel in OUTBOUND:
+        return any(
+            _handed_out(message)
+            for message in decision.messages.filter(offer=offer, channel=channel).only(
+                "id", "status", "lease_count"
+            )
+        )
+    for item in decision.offers or ():
+        if item.get("offer_code") == offer.code and (item.get("channel") or decision.channel) == (
+            channel
+        ):
+            return True
+    return (
+        decision.channel == channel
+        and decision.overrides.filter(action=OverrideAction.REPLACE, offer=offer).exists()
+    )
 
 
 def _offered_in(decision: Decision, offer: Offer) -> bool:

@@ -1,5 +1,10 @@
 """Signals in: events accepted idempotently by ``event_id``, and kept events resolved when
 their customer becomes known.
+
+An event that names an erased customer (by the ``erased:`` id, their former bank id or a
+former identifier) is kept, so the channel's retry is still a duplicate, but with status
+``erased``: the identifier is replaced by a redaction marker in the customer reference
+and in the payload, and it is never processed.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from core.actors import actor_name
 from core.exceptions import Conflict, ValidationFailed
 from core.json import canonical_json
 from customers.choices import EventStatus
-from customers.identity import customer_reference_errors, resolve_customer
+from customers.identity import (
+    customer_reference_errors,
+    redact_payload,
+    redact_reference,
+    reference_values,
+    resolve_customer,
+)
 from customers.models import Customer, Event
 
 # --- signals: events in, real-time campaigns out ---------------------------------------
@@ -45,7 +56,8 @@ def event_ingest(
 
     The same ``event_id`` with the same body is a duplicate (nothing changes); with a
     different body it is a conflict. An event whose customer cannot be resolved is kept
-    as unresolved and processed when an identity link or profile appears.
+    as unresolved and processed when an identity link or profile appears; one that names
+    an erased customer is kept as ``erased``, without the identifier, and never processed.
     """
     errors = customer_reference_errors(customer)
     if errors:
@@ -65,15 +77,21 @@ def event_ingest(
     if existing is not None:
         return _duplicate_or_conflict(existing, body_hash)
     resolution = resolve_customer(customer)
+    if resolution.erased:
+        status = EventStatus.ERASED
+        payload = redact_payload(payload, reference_values(customer))
+        customer = redact_reference(customer)
+    else:
+        status = EventStatus.ACCEPTED if resolution.resolved else EventStatus.UNRESOLVED
     event = Event(
         event_id=event_id,
         type=type,
         occurred_at=occurred_at,
-        customer=resolution.customer,
+        customer=resolution.customer or resolution.erased_customer,
         customer_ref=customer,
         channel=channel,
         payload=payload,
-        status=EventStatus.ACCEPTED if resolution.resolved else EventStatus.UNRESOLVED,
+        status=status,
         identity_link=resolution.link if resolution.resolved else None,
         identity_confidence=resolution.confidence if resolution.resolved else None,
         body_hash=body_hash,

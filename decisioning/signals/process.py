@@ -26,7 +26,11 @@ def event_process(*, event_pk: int, now: datetime | None = None) -> list[Decisio
     ones released, so caps and arbitration hold across campaigns. Safe to repeat.
     """
     event = Event.objects.select_related("customer").filter(pk=event_pk).first()
-    if event is None or event.customer is None or event.status == EventStatus.UNRESOLVED:
+    if (
+        event is None
+        or event.customer is None
+        or event.status in (EventStatus.UNRESOLVED, EventStatus.ERASED)
+    ):
         return []
     now = now or timezone.now()
     loaded = current_snapshot(now)

@@ -34,14 +34,16 @@ PROFILE = {
 }
 
 
-def test_put_creates_then_updates_a_profile(channel_api):
-    created = channel_api.put("/api/v1/customers/C900/", PROFILE)
+def test_put_creates_then_updates_a_profile(admin_api):
+    # The answer is the stored profile as the caller may see it (test_field_matrix.py):
+    # an admin sees all of it.
+    created = admin_api.put("/api/v1/customers/C900/", PROFILE)
     assert created.status_code == 201
     body = created.json()
     assert body["external_id"] == "C900" and body["email"] == "ana@mail.example"
     assert body["holdings"] == ["CURRENT_ACCOUNT", "FUEL_CARD"]
     assert body["attributes"] == {"segment": "mass", "salary": 2500}
-    updated = channel_api.put(
+    updated = admin_api.put(
         "/api/v1/customers/C900/", {"region": "Porto", "holdings": ["CURRENT_ACCOUNT"]}
     )
     assert updated.status_code == 200

@@ -108,6 +108,7 @@ def test_accept_cancels_queued_sales_messages_of_the_family(bank, customer, chan
         customer={"external_id": "C123"},
         offer_code="FUEL_CARD_CASHBACK",
         outcome="accept",
+        agent_id="banker-3",  # a banker saw it: an accept naming no decision needs one
     )
     assert response.status_code == 201
     queued.refresh_from_db()
@@ -213,6 +214,141 @@ def test_invalid_responses_are_400(decision, channel_api, change):
 
 def test_a_channel_client_reports_responses_only_for_its_channels(decision, make_api):
     assert respond(make_api("channel", ["web"]), decision).status_code == 403
+
+
+# --- an accept must say where the offer reached the customer --------------------------------
+
+
+def _holds(customer, product_code="FUEL_CARD") -> bool:
+    return Holding.objects.filter(
+        customer=customer, product_code=product_code, closed_at__isnull=True
+    ).exists()
+
+
+def _hand_out(message):
+    Message.objects.filter(pk=message.pk).update(
+        status="leased",
+        lease_count=1,
+        lease_expires_at=timezone.now() + datetime.timedelta(minutes=5),
+    )
+
+
+def _accept(api, **body):
+    return respond(api, None, offer_code="FUEL_CARD_CASHBACK", outcome="accept", **body)
+
+
+@pytest.mark.parametrize("channel", ["atm", "web", "mobile_app", "push", "sms", "email"])
+def test_a_machine_channel_accept_naming_no_decision_or_message_is_422_and_holds_nothing(
+    bank, customer, make_api, channel
+):
+    api = make_api("channel", [channel])
+    response = _accept(api, customer={"external_id": "C123"}, channel=channel, agent_id="x")
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "unprocessable" and "outcome" in error["fields"]
+    assert "decision_id or message_id" in error["message"]
+    assert not _holds(customer) and not Response.objects.exists()
+
+
+def test_a_human_channel_accept_without_a_decision_needs_an_agent_id(bank, customer, make_api):
+    branch = make_api("channel", ["branch"])
+    without = _accept(branch, customer={"external_id": "C123"}, channel="branch")
+    assert without.status_code == 422 and not _holds(customer)
+    assert "agent_id" in error_of(without)["message"]
+    blank = _accept(branch, customer={"external_id": "C123"}, channel="branch", agent_id="  ")
+    assert blank.status_code == 422  # whitespace is not an agent
+    attested = _accept(
+        branch, customer={"external_id": "C123"}, channel="branch", agent_id="banker-3"
+    )
+    assert attested.status_code == 201 and _holds(customer)
+
+
+def test_an_accept_of_an_offer_the_decision_released_on_that_channel_is_recorded(
+    bank, customer, make_api
+):
+    web = make_api("channel", ["web"])
+    decision = web.post(
+        "/api/v1/decisions/", {"customer": {"external_id": "C123"}, "channel": "web"}
+    ).json()
+    assert decision["offers"], decision
+    response = respond(web, decision, channel="web", outcome="accept")
+    assert response.status_code == 201
+    assert _holds(customer, decision["offers"][0]["product_code"])
+
+
+def test_an_accept_reported_on_another_channel_than_the_decisions_is_422(
+    bank, customer, channel_api
+):
+    decision = channel_api.post(
+        "/api/v1/decisions/", {"customer": {"external_id": "C123"}, "channel": "web"}
+    ).json()
+    response = respond(channel_api, decision, channel="mobile_app", outcome="accept")
+    assert response.status_code == 422
+    assert "decision_id" in error_of(response)["fields"]
+    assert not _holds(customer, decision["offers"][0]["product_code"])
+    # other outcomes are unchanged: the click is recorded
+    assert respond(channel_api, decision, channel="mobile_app").status_code == 201
+
+
+def test_an_accept_of_a_message_is_recorded_once_the_gateway_had_it(bank, customer, make_api):
+    sms = make_api("channel", ["sms"])
+    message = queue_message(customer, bank.fuel_card, bank.fuel_campaign)
+    never_sent = _accept(sms, message_id=str(message.pk), channel="sms")
+    assert never_sent.status_code == 422
+    assert "message_id" in error_of(never_sent)["fields"] and not _holds(customer)
+    _hand_out(message)
+    response = _accept(sms, response_id="R-2", message_id=str(message.pk), channel="sms")
+    assert response.status_code == 201 and _holds(customer)
+
+
+def test_an_accept_of_a_message_reported_on_another_machine_channel_is_422(
+    bank, customer, channel_api
+):
+    message = queue_message(customer, bank.fuel_card, bank.fuel_campaign)
+    _hand_out(message)
+    response = _accept(channel_api, message_id=str(message.pk), channel="email")
+    assert response.status_code == 422
+    assert "message_id" in error_of(response)["fields"] and not _holds(customer)
+
+
+def test_a_banker_may_record_the_accept_of_an_sms_offer_the_customer_brings_in(
+    bank, customer, channel_api
+):
+    message = queue_message(customer, bank.fuel_card, bank.fuel_campaign)
+    response = _accept(
+        channel_api, message_id=str(message.pk), channel="branch", agent_id="banker-3"
+    )
+    assert response.status_code == 201 and _holds(customer)
+
+
+def test_an_accept_by_decision_of_an_outbound_offer_needs_its_message_handed_out(
+    bank, customer, make_api
+):
+    sms = make_api("channel", ["sms"])
+    message = queue_message(customer, bank.fuel_card, bank.fuel_campaign)
+    by_decision = {"decision_id": str(message.decision_id), "channel": "sms"}
+    assert _accept(sms, **by_decision).status_code == 422
+    Message.objects.filter(pk=message.pk).update(status="cancelled", cancel_reason="no_consent")
+    assert _accept(sms, **by_decision).status_code == 422  # the gate stopped it
+    Message.objects.filter(pk=message.pk).update(status="delivered", lease_count=1)
+    assert _accept(sms, response_id="R-3", **by_decision).status_code == 201
+    assert _holds(customer)
+
+
+@pytest.mark.parametrize("outcome", ["impression", "click", "decline", "dismiss"])
+def test_other_outcomes_naming_only_the_customer_are_recorded_as_before(
+    bank, customer, make_api, outcome
+):
+    web = make_api("channel", ["web"])
+    response = respond(
+        web,
+        None,
+        customer={"external_id": "C123"},
+        offer_code="FUEL_CARD_CASHBACK",
+        outcome=outcome,
+        channel="web",
+    )
+    assert response.status_code == 201
 
 
 # --- overrides ------------------------------------------------------------------------------

@@ -157,7 +157,12 @@ def test_erasing_pii_keeps_the_row_and_its_pseudonym(customer_audit):
     summary = customer_erase_pii(actor="user:dpo", customer=customer)
 
     customer.refresh_from_db()
-    assert summary == {"identities_removed": 1, "events_unlinked": 0}
+    assert summary == {
+        "identities_removed": 1,
+        "events_unlinked": 0,
+        "identifiers_tombstoned": 2,  # the linked e-mail and the profile's phone
+        "pending_events_erased": 0,
+    }
     assert customer.external_id == f"erased:{customer.pseudonym}"
     assert customer.is_erased
     assert customer_get(external_id="C-RITA") is None
