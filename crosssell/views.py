@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Max, Min, Q, Sum
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 from campaigns.choices import CampaignStatus, RunStatus
@@ -45,8 +47,48 @@ NOT_SUPPRESSION = frozenset({"", "released", "control_group", "no_candidates"})
 
 
 class LoginView(auth_views.LoginView):
+    """Sign-in. django-axes (settings: ``AXES_*``) counts wrong passwords per username and
+    address; a locked pair is answered by ``login_locked_out`` instead."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+
+def login_locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The sign-in page again, 429, saying sign-in is locked and for how long
+    (``AXES_LOCKOUT_CALLABLE``: called for every attempt while the lockout lasts)."""
+    username = request.POST.get("username", "") if request.method == "POST" else ""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        "form": AuthenticationForm(request, initial={"username": username}),
+        "next": request.POST.get("next", "") or request.GET.get("next", ""),
+        "locked_out": True,
+        "lockout_minutes": minutes,
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+    }
+    return render(request, LoginView.template_name, context, status=429)
+
+
+def login_client_ip(request: HttpRequest) -> str:
+    """The address sign-in failures are counted against (``AXES_CLIENT_IP_CALLABLE``).
+
+    Behind ``CROSSSELL_PROXY_COUNT`` proxies that each append the address they saw to
+    X-Forwarded-For, the client is the entry the outermost one appended; whatever a client
+    put in front of it is ignored, so it cannot pick its own address.
+    """
+    proxies = settings.CROSSSELL_PROXY_COUNT
+    if proxies:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 class LogoutView(auth_views.LogoutView):

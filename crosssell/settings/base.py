@@ -5,10 +5,12 @@ tasks run eagerly in-process. ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch 
 PostgreSQL and Redis with separate workers.
 """
 
+import datetime
 import logging
 from pathlib import Path
 
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from environs import validate
 
 from core.env import NO_EMPTY_ITEMS, Env, sqlite_database
@@ -45,6 +47,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "django_htmx",
+    "csp",
+    "axes",
     "core",
     "ledger",
     "crosssell",
@@ -60,6 +64,7 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crosssell.urls"
@@ -96,9 +103,54 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# django-axes refuses sign-in first while a username is locked out; ModelBackend checks the
+# password. The API authenticates with keys (core.api.auth), never through these.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes, on the console's and the admin's sign-in): after
+# CROSSSELL_LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that
+# pair is refused for CROSSSELL_LOGIN_LOCKOUT_MINUTES, the sign-in page saying so (each
+# try while locked starts the wait again). Signing in clears the count; an administrator
+# unlocks early with `manage.py axes_reset_username USERNAME` (or `axes_reset` for all).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = env.int("CROSSSELL_LOGIN_FAILURE_LIMIT", 5, validate=validate.Range(min=1))
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env.int("CROSSSELL_LOGIN_LOCKOUT_MINUTES", 15, validate=validate.Range(min=1))
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crosssell.views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "crosssell.views.login_client_ip"
+# How many reverse proxies in front of the app append the client's address to
+# X-Forwarded-For; 0: clients connect directly and REMOTE_ADDR is theirs.
+CROSSSELL_PROXY_COUNT = env.int("CROSSSELL_PROXY_COUNT", 0, validate=validate.Range(min=0))
+
+# Content-Security-Policy (django-csp): scripts and styles only from the app's own static
+# files, no inline script and no eval (base.html's htmx-config keeps htmx from needing
+# either, or injecting a <style>). Inline style *attributes* stay allowed (style-src-attr)
+# for the widths of progress and distribution bars; <style> elements are not. The API docs
+# page widens this on its own view (crosssell.api.views.ApiDocsView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -125,6 +177,15 @@ CROSSSELL_BANNED_PHRASES = (
 # How long the ledger sealer waits for an uncommitted sequence gap before giving up on it.
 CROSSSELL_AUDIT_GAP_RETENTION_SECONDS = env.int(
     "CROSSSELL_AUDIT_GAP_RETENTION_SECONDS", 3600, validate=validate.Range(min=1)
+)
+# Records waiting longer than this for a seal make verification fail (the sealer is down).
+CROSSSELL_AUDIT_STALE_AFTER_SECONDS = env.int(
+    "CROSSSELL_AUDIT_STALE_AFTER_SECONDS", 60, validate=validate.Range(min=1)
+)
+# Seal in the writing process after commit (ledger.autoseal): "auto" = exactly when there
+# is no broker (the embedded default, no beat); "on" / "off" force it.
+CROSSSELL_AUDIT_AUTOSEAL = env.str(
+    "CROSSSELL_AUDIT_AUTOSEAL", "auto", validate=validate.OneOf(["auto", "on", "off"])
 )
 # Pseudonymous customer references in the audit ledger are keyed HMACs of the bank's id.
 PSEUDONYM_KEY = env.str("CROSSSELL_PSEUDONYM_KEY", SECRET_KEY)
@@ -202,6 +263,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # drf-spectacular's `check --deploy` hook generates the schema from these settings
+    # alone, without the served view's (crosssell.api.views.SCHEMA_SETTINGS: enum names,
+    # path prefix), so it warns about collisions the served schema resolves. The schema as
+    # served is checked instead by tests/foundation/test_deploy.py.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 LOGGING = {

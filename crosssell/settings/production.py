@@ -1,4 +1,5 @@
 from django.core.exceptions import ImproperlyConfigured
+from environs import validate
 
 from .base import *  # noqa: F403
 from .base import SECRET_KEY, env
@@ -6,8 +7,33 @@ from .base import SECRET_KEY, env
 DEBUG = False
 if SECRET_KEY.startswith("crosssell-embedded"):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+
+# HTTPS only. By default the app redirects plain HTTP to HTTPS itself and sends HSTS.
+# Behind a reverse proxy or load balancer that terminates TLS, set
+# DJANGO_SECURE_PROXY_SSL_HEADER=true so a request the proxy marks
+# `X-Forwarded-Proto: https` counts as secure (the proxy must set that header itself and
+# overwrite any a client sent); DJANGO_SECURE_SSL_REDIRECT=false when the proxy redirects.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", False)
+    else None
+)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", True)
+# Load balancers probe health over plain HTTP; the answer holds nothing secret.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+# One year; 0 switches HSTS off (while trying HTTPS out: browsers remember the header).
+SECURE_HSTS_SECONDS = env.int(
+    "DJANGO_SECURE_HSTS_SECONDS", 31_536_000, validate=validate.Range(min=0)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+
+# Cookies only over HTTPS and out of scripts' reach (htmx sends the CSRF token from the
+# page, never from the cookie).
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
