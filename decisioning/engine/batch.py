@@ -8,7 +8,8 @@ outcome), but with NumPy over chunks of customers:
 - policy masks from the batch's arrays and its three columnar logs (contacts, events,
   suppressions), using the same windows as ``policy.CustomerState``;
 - a stage matrix (customers x offers) holding, per candidate, the first check it fails
-  (``reasons.STAGES``), or ``PASSED``;
+  (``reasons.STAGES``), or ``PASSED``; each check is a stage function registered with
+  ``batch_stage`` / ``channel_batch_stage`` (``BATCH_STAGES``), applied in stage order;
 - arbitration in rounds: each round picks per customer the best available candidate
   (hardship-promoted service first, then score, then offer code) under the one-per-family,
   N-per-channel and sales-budget constraints — the same greedy order as the scalar path;
@@ -22,9 +23,9 @@ the database (see its docstring).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from . import reasons as r
 from .columns import AttributeColumn, BoolColumn, Column, NumberColumn, StringColumn
 from .fields import BOOL, FIELDS, NUMBER, PRODUCT_FAMILIES, STRING, attribute_key, is_attribute
 from .hashing import in_control_array, pick_arm_array
-from .policy import check_offer_active
+from .policy import offer_is_active
 from .scoring import ModelEvaluator
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
 from .timeutil import DAY_US, quiet_hours, require_aware, to_us, zone
@@ -554,7 +555,7 @@ class _Campaign:
             [[t in o.relief for t in self.hardship_types] for o in offers], dtype=bool
         ).reshape(len(offers), len(self.hardship_types))
         self.inactive = np.asarray(
-            [not check_offer_active(o, request.now).passed for o in offers], dtype=bool
+            [not offer_is_active(o.offer, request.now) for o in offers], dtype=bool
         )
         self.channels = plan.outbound_channels
         self.no_content = np.asarray(
@@ -769,39 +770,258 @@ class _Chunk:
 _P = np.int8(r.PASSED)
 
 
-class _Stages:
-    """First-failure stage per (offer, customer): the minimum index of the checks it fails.
+class _Stage:
+    """One check's writer into a first-failure matrix (offers x customers).
 
-    Taking the minimum makes the order in which masks are applied irrelevant, and each
-    check costs one pass of int8 ``minimum`` over the matrix (skipped when nothing fails).
+    A cell takes the minimum of its stage index and the check's, so the order in which
+    checks are applied is irrelevant, and each costs one pass of int8 ``minimum`` over
+    the matrix (skipped when nothing fails).
     """
 
-    __slots__ = ("matrix",)
+    __slots__ = ("index", "matrix")
 
-    def __init__(self, matrix: np.ndarray) -> None:
+    def __init__(self, matrix: np.ndarray, reason: str) -> None:
         self.matrix = matrix
+        self.index = np.int8(r.STAGE_INDEX[reason])
 
-    def customers(self, reason: str, rows: np.ndarray, offers: np.ndarray | None = None) -> None:
-        """Customers ``rows`` (bool, n) fail ``reason`` on ``offers`` (bool, m; default all)."""
+    def customers(self, rows: np.ndarray, offers: np.ndarray | None = None) -> None:
+        """Customers ``rows`` (bool, n) fail on ``offers`` (bool, m; default all)."""
         if not rows.any() or (offers is not None and not offers.any()):
             return
-        index = np.int8(r.STAGE_INDEX[reason])
-        code = np.where(rows, index, _P)[None, :]
+        code = np.where(rows, self.index, _P)[None, :]
         if offers is not None:
-            code = np.maximum(code, np.where(offers, index, _P)[:, None])
+            code = np.maximum(code, np.where(offers, self.index, _P)[:, None])
         np.minimum(self.matrix, code, out=self.matrix)
 
-    def offers(self, reason: str, offers: np.ndarray) -> None:
-        """Offers (bool, m) fail ``reason`` for every customer."""
+    def offers(self, offers: np.ndarray) -> None:
+        """Offers (bool, m) fail for every customer."""
         if offers.any():
-            code = np.where(offers, np.int8(r.STAGE_INDEX[reason]), _P)[:, None]
+            code = np.where(offers, self.index, _P)[:, None]
             np.minimum(self.matrix, code, out=self.matrix)
 
-    def cells(self, reason: str, mask: np.ndarray) -> None:
-        """(offer, customer) cells (bool, m x n) fail ``reason``."""
+    def cells(self, mask: np.ndarray) -> None:
+        """(offer, customer) cells (bool, m x n) fail."""
         if mask.any():
-            code = np.where(mask, np.int8(r.STAGE_INDEX[reason]), _P)
-            np.minimum(self.matrix, code, out=self.matrix)
+            np.minimum(self.matrix, np.where(mask, self.index, _P), out=self.matrix)
+
+    def everywhere(self) -> None:
+        """Every candidate fails (a cell failed at an earlier stage keeps that stage)."""
+        np.minimum(self.matrix, self.index, out=self.matrix)
+
+
+class _Run(NamedTuple):
+    """What a stage reads: the campaign, the chunk's policy arrays and its customers."""
+
+    campaign: _Campaign
+    chunk: _Chunk
+    batch: CustomerBatch
+    source: BatchSource
+    audience: np.ndarray  # bool (n): in the campaign's audience
+    sales_rows: np.ndarray  # bool (m x 1): the sales offers
+
+
+class BatchStage(NamedTuple):
+    """The vectorised form of one check: ``apply(run, stage)`` marks the candidates that
+    fail it; per-channel ones are ``apply(run, stage, k)`` for the campaign's channel k."""
+
+    reason: str
+    per_channel: bool
+    apply: Callable[..., None]
+
+
+BATCH_STAGES: dict[str, BatchStage] = {}
+MatrixApply = Callable[[_Run, _Stage], None]
+ChannelApply = Callable[[_Run, _Stage, int], None]
+_A = TypeVar("_A", bound=Callable[..., None])
+
+
+def _register(reason: str, per_channel: bool) -> Callable[[_A], _A]:
+    if reason not in r.STAGE_INDEX:
+        raise ValueError(f"batch stage for {reason!r}: not a stage of reasons.STAGES")
+
+    def register(apply: _A) -> _A:
+        if reason in BATCH_STAGES:
+            raise ValueError(f"two batch stages for {reason!r}")
+        BATCH_STAGES[reason] = BatchStage(reason, per_channel, apply)
+        return apply
+
+    return register
+
+
+def batch_stage(reason: str) -> Callable[[MatrixApply], MatrixApply]:
+    """Register the vectorised form of a candidate check (or of a channel list check)."""
+    return _register(reason, per_channel=False)
+
+
+def channel_batch_stage(reason: str) -> Callable[[ChannelApply], ChannelApply]:
+    """Register the vectorised form of a check of one channel (``policy.channel_check``)."""
+    return _register(reason, per_channel=True)
+
+
+# --- the stages, one per check of reasons.CANDIDATE_STAGES and CHANNEL_STAGES -------------
+
+
+@batch_stage(r.ERASED)
+def _erased(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.batch.erased)
+
+
+@batch_stage(r.OFFER_NOT_ACTIVE)
+def _offer_not_active(run: _Run, stage: _Stage) -> None:
+    stage.offers(run.campaign.inactive)
+
+
+@batch_stage(r.NOT_IN_AUDIENCE)
+def _not_in_audience(run: _Run, stage: _Stage) -> None:
+    stage.customers(~run.audience)
+
+
+@batch_stage(r.INELIGIBLE)
+def _ineligible(run: _Run, stage: _Stage) -> None:
+    ineligible: dict[Any, np.ndarray] = {}
+    rows: list[np.ndarray | None] = []
+    for offer in run.campaign.offers:
+        rule = offer.offer.eligibility
+        if rule.always_true:
+            rows.append(None)
+            continue
+        if rule not in ineligible:
+            ineligible[rule] = ~rule.mask(run.source)
+        rows.append(ineligible[rule])
+    if ineligible:
+        table = np.zeros(stage.matrix.shape, dtype=bool)
+        for j, row in enumerate(rows):
+            if row is not None:
+                table[j] = row
+        stage.cells(table)
+
+
+@batch_stage(r.HOLDS_PRODUCT)
+def _holds_product(run: _Run, stage: _Stage) -> None:
+    held = run.source.held_families()
+    if held.any():
+        stage.cells(held[run.campaign.offer_family] & run.sales_rows)
+
+
+@batch_stage(r.HARDSHIP_PROTECTION)
+def _hardship_protection(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.chunk.in_hardship, run.campaign.credit_sales)
+
+
+@batch_stage(r.DO_NOT_CONTACT)
+def _do_not_contact(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.batch.do_not_contact, run.campaign.sales)
+
+
+@batch_stage(r.GLOBAL_OPT_OUT)
+def _global_opt_out(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.batch.global_opt_out, run.campaign.sales)
+
+
+@batch_stage(r.SUPPRESSED)
+def _suppressed(run: _Run, stage: _Stage) -> None:
+    chunk, campaign = run.chunk, run.campaign
+    stage.customers(chunk.suppress_all)
+    if chunk.suppress_offer.any():
+        stage.cells(campaign.by_offer(chunk.suppress_offer))
+    if chunk.suppress_product.any():
+        stage.cells(chunk.suppress_product[campaign.offer_product])
+    if chunk.suppress_family.any():
+        stage.cells(chunk.suppress_family[campaign.offer_family])
+
+
+@batch_stage(r.COOLDOWN_AFTER_DECLINE)
+def _cooldown_after_decline(run: _Run, stage: _Stage) -> None:
+    if run.chunk.declined.any():
+        stage.cells(run.chunk.declined[run.campaign.offer_product] & run.sales_rows)
+
+
+@batch_stage(r.FATIGUE_BACKOFF)
+def _fatigue_backoff(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.chunk.fatigued, run.campaign.sales)
+
+
+@batch_stage(r.CAMPAIGN_CAP)
+def _campaign_cap(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.chunk.capped)
+
+
+@batch_stage(r.FREQUENCY_CAP)
+def _frequency_cap(run: _Run, stage: _Stage) -> None:
+    stage.customers(run.chunk.budget <= 0, run.campaign.sales)
+
+
+@batch_stage(r.NO_CHANNEL)
+def _no_channel(run: _Run, stage: _Stage) -> None:
+    if not run.campaign.channels:
+        stage.everywhere()
+
+
+@channel_batch_stage(r.NO_CONSENT)
+def _no_consent(run: _Run, stage: _Stage, k: int) -> None:
+    stage.customers(~run.chunk.consent[k], run.campaign.sales)
+
+
+@channel_batch_stage(r.CHANNEL_SUPPRESSED)
+def _channel_suppressed(run: _Run, stage: _Stage, k: int) -> None:
+    stage.customers(run.chunk.suppress_channel[k])
+
+
+@channel_batch_stage(r.CONTENT_NOT_APPROVED)
+def _content_not_approved(run: _Run, stage: _Stage, k: int) -> None:
+    stage.offers(run.campaign.no_content[k])
+
+
+@channel_batch_stage(r.OFFER_COOLDOWN)
+def _offer_cooldown(run: _Run, stage: _Stage, k: int) -> None:
+    if run.chunk.cooling[k].any():
+        stage.cells(run.campaign.by_offer(run.chunk.cooling[k]))
+
+
+@channel_batch_stage(r.PRESENTED_ELSEWHERE)
+def _presented_elsewhere(run: _Run, stage: _Stage, k: int) -> None:
+    chunk = run.chunk
+    elsewhere = chunk.presented_off.copy()
+    for other in range(len(run.campaign.channels)):
+        if other != k:
+            elsewhere |= chunk.presented_on[other]
+    elsewhere &= ~chunk.engaged
+    if elsewhere.any():
+        stage.cells(run.campaign.by_offer(elsewhere) & run.sales_rows)
+
+
+def wire(
+    stages: Mapping[str, BatchStage] = BATCH_STAGES,
+    candidate_stages: Sequence[str] = r.CANDIDATE_STAGES,
+    channel_stages: Sequence[str] = r.CHANNEL_STAGES,
+) -> tuple[tuple[BatchStage, ...], tuple[BatchStage, ...]]:
+    """(stages applied to the candidate matrix, stages applied per channel), in stage
+    order. Raises ``LookupError`` when a stage has no batch stage or one of the wrong kind.
+    """
+    ordered = []
+    for reason in (*candidate_stages, *channel_stages):
+        stage = stages.get(reason)
+        if stage is None:
+            raise LookupError(
+                f"stage {reason!r} (reasons.py) has no batch stage: register one in batch.py "
+                f"with @batch_stage or @channel_batch_stage"
+            )
+        ordered.append(stage)
+    extra = sorted(set(stages) - {*candidate_stages, *channel_stages})
+    if extra:
+        raise LookupError(
+            f"batch stages registered outside CANDIDATE_STAGES and CHANNEL_STAGES: {extra}"
+        )
+    matrix = tuple(stage for stage in ordered if not stage.per_channel)
+    per_channel = tuple(stage for stage in ordered if stage.per_channel)
+    if any(stage.per_channel for stage in ordered[: len(candidate_stages)]):
+        raise LookupError("a candidate stage cannot be a per-channel batch stage")
+    if ordered[len(ordered) - len(per_channel) :] != list(per_channel):
+        raise LookupError("per-channel batch stages must come last in reasons.CHANNEL_STAGES")
+    return matrix, per_channel
+
+
+_MATRIX_STAGES, _CHANNEL_STAGES = wire()
 
 
 def _evaluate_chunk(
@@ -813,8 +1033,6 @@ def _evaluate_chunk(
     n, m = batch.size, len(campaign.offers)
     source = batch.source(campaign.snapshot.product_family)
     chunk = _Chunk(campaign, batch)
-    sales = campaign.sales
-    sales_rows = sales[:, None]
 
     if len(plan.arms) > 1:
         arm = pick_arm_array(plan.id, batch.customer_ids, plan.arm_thresholds)
@@ -822,75 +1040,26 @@ def _evaluate_chunk(
     else:
         arm = np.zeros(n, dtype=np.int64)
         matrix = np.full((m, n), _P, dtype=np.int8)
-    stages = _Stages(matrix)
 
-    # candidate-level checks (reasons.CANDIDATE_STAGES)
+    # candidate-level checks (reasons.CANDIDATE_STAGES) and the channel list check
     audience = plan.campaign.audience.mask(source)
-    stages.customers(r.ERASED, batch.erased)
-    stages.offers(r.OFFER_NOT_ACTIVE, campaign.inactive)
-    stages.customers(r.NOT_IN_AUDIENCE, ~audience)
-    ineligible: dict[Any, np.ndarray] = {}
-    rows: list[np.ndarray | None] = []
-    for offer in campaign.offers:
-        rule = offer.offer.eligibility
-        if rule.always_true:
-            rows.append(None)
-            continue
-        if rule not in ineligible:
-            ineligible[rule] = ~rule.mask(source)
-        rows.append(ineligible[rule])
-    if ineligible:
-        table = np.zeros((m, n), dtype=bool)
-        for j, row in enumerate(rows):
-            if row is not None:
-                table[j] = row
-        stages.cells(r.INELIGIBLE, table)
-    held = source.held_families()
-    if held.any():
-        stages.cells(r.HOLDS_PRODUCT, held[campaign.offer_family] & sales_rows)
-    stages.customers(r.HARDSHIP_PROTECTION, chunk.in_hardship, campaign.credit_sales)
-    stages.customers(r.DO_NOT_CONTACT, batch.do_not_contact, sales)
-    stages.customers(r.GLOBAL_OPT_OUT, batch.global_opt_out, sales)
-    stages.customers(r.SUPPRESSED, chunk.suppress_all)
-    if chunk.suppress_offer.any():
-        stages.cells(r.SUPPRESSED, campaign.by_offer(chunk.suppress_offer))
-    if chunk.suppress_product.any():
-        stages.cells(r.SUPPRESSED, chunk.suppress_product[campaign.offer_product])
-    if chunk.suppress_family.any():
-        stages.cells(r.SUPPRESSED, chunk.suppress_family[campaign.offer_family])
-    if chunk.declined.any():
-        stages.cells(r.COOLDOWN_AFTER_DECLINE, chunk.declined[campaign.offer_product] & sales_rows)
-    stages.customers(r.FATIGUE_BACKOFF, chunk.fatigued, sales)
-    stages.customers(r.CAMPAIGN_CAP, chunk.capped)
-    stages.customers(r.FREQUENCY_CAP, chunk.budget <= 0, sales)
+    run = _Run(campaign, chunk, batch, source, audience, campaign.sales[:, None])
+    for stage in _MATRIX_STAGES:
+        stage.apply(run, _Stage(matrix, stage.reason))
 
-    # channel-level checks (reasons.CHANNEL_STAGES): the channel that got furthest counts
+    # per-channel checks (reasons.CHANNEL_STAGES): the channel that got furthest counts
     channels = campaign.channels
     alive = matrix == _P
     # bit k set: channel k passes every channel check for this (offer, customer)
     pattern = np.zeros((m, n), dtype=np.uint8)
-    if not channels:
-        stages.cells(r.NO_CHANNEL, alive)
-    elif alive.any():
+    if channels and alive.any():
         best = np.full((m, n), -1, dtype=np.int8)
         for k in range(len(channels)):
-            channel_stages = _Stages(np.full((m, n), _P, dtype=np.int8))
-            channel_stages.customers(r.NO_CONSENT, ~chunk.consent[k], sales)
-            channel_stages.customers(r.CHANNEL_SUPPRESSED, chunk.suppress_channel[k])
-            channel_stages.offers(r.CONTENT_NOT_APPROVED, campaign.no_content[k])
-            if chunk.cooling[k].any():
-                channel_stages.cells(r.OFFER_COOLDOWN, campaign.by_offer(chunk.cooling[k]))
-            elsewhere = chunk.presented_off.copy()
-            for other in range(len(channels)):
-                if other != k:
-                    elsewhere |= chunk.presented_on[other]
-            elsewhere &= ~chunk.engaged
-            if elsewhere.any():
-                channel_stages.cells(
-                    r.PRESENTED_ELSEWHERE, campaign.by_offer(elsewhere) & sales_rows
-                )
-            pattern |= (channel_stages.matrix == _P).view(np.uint8) << np.uint8(k)
-            np.maximum(best, channel_stages.matrix, out=best)
+            channel_matrix = np.full((m, n), _P, dtype=np.int8)
+            for stage in _CHANNEL_STAGES:
+                stage.apply(run, _Stage(channel_matrix, stage.reason), k)
+            pattern |= (channel_matrix == _P).view(np.uint8) << np.uint8(k)
+            np.maximum(best, channel_matrix, out=best)
         np.copyto(matrix, best, where=alive)
 
     # the campaign's daily volume, in batch order (control-group customers do not count)
@@ -1114,6 +1283,7 @@ def decide_batch(
 
 
 __all__ = [
+    "BATCH_STAGES",
     "NO_TIME",
     "BatchResult",
     "BatchSource",
@@ -1121,5 +1291,7 @@ __all__ = [
     "CustomerBatch",
     "EventLog",
     "SuppressionLog",
+    "batch_stage",
+    "channel_batch_stage",
     "decide_batch",
 ]

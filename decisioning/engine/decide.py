@@ -4,18 +4,21 @@ candidates -> eligibility -> contact policy & suppression -> scoring -> arbitrat
 channel choice -> control group -> Decision. The function is pure and deterministic:
 the same snapshot, customer and request give the same decision.
 
-Each rule is a function in ``policy``. A check reads only part of a candidate: the
-customer and whether the offer is sales (consent flags, fatigue, caps), the offer
-(validity, eligibility, family, decline...), the campaign (audience, cap, volume) or the
-channel. So the verdicts are computed in groups, once per decision for each part, and a
-candidate's verdict sequence (``reasons.CANDIDATE_STAGES`` order) is assembled from the
-groups with its first failure found by index, not by re-running anything.
+Each rule is a function in ``policy``, registered there with the part of a candidate it
+reads (``policy.CHECKS``): the customer and whether the offer is sales (consent flags,
+fatigue, caps), the offer (validity, eligibility, family, decline...), the campaign
+(audience, cap), the candidate's channel list or one channel. So the verdicts are
+computed in groups, once per decision for each part, and a candidate's verdict sequence
+(``reasons.CANDIDATE_STAGES`` order) is assembled from the groups with its first failure
+found by index, not by re-running anything. The groups and the assembly are derived from
+the registry once, at import (``wire``): no rule is wired by hand here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from core.channels import ALL_CHANNELS
@@ -31,30 +34,20 @@ from .decision import (
 )
 from .hashing import in_control, pick_arm
 from .policy import (
+    CAMPAIGN,
+    CANDIDATE_GROUPS,
+    CHANNEL,
+    CHANNEL_LIST,
+    CHECKS,
+    CUSTOMER,
+    OFFER,
+    Check,
     CustomerState,
     Verdict,
-    check_campaign_cap,
-    check_channel_suppression,
-    check_consent,
-    check_content,
-    check_decline_cooldown,
-    check_do_not_contact,
-    check_erased,
-    check_fatigue,
-    check_frequency_cap,
-    check_global_opt_out,
-    check_hardship,
-    check_holds_product,
-    check_offer_active,
-    check_offer_cooldown,
-    check_presented_elsewhere,
-    check_rule,
-    check_suppression,
     check_volume,
     deferral,
     policy_summary,
 )
-from .rules import Rule
 from .scoring import ScoreFactors, context_weight
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
 from .timeutil import require_aware
@@ -64,27 +57,93 @@ Verdicts = tuple[Verdict, ...]
 
 
 class _Group(NamedTuple):
-    """Verdicts of one part of a candidate, and the index of the first failure (or len)."""
+    """Verdicts of one part of a candidate, and where its first failure sits: the index in
+    ``reasons.CANDIDATE_STAGES`` (candidate groups) or in the group (channel groups), or
+    the ``passed`` position after the last stage."""
 
     verdicts: Verdicts
     failure: int
 
 
-def _group(*verdicts: Verdict) -> _Group:
-    for index, verdict in enumerate(verdicts):
-        if not verdict.passed:
-            return _Group(verdicts, index)
-    return _Group(verdicts, len(verdicts))
+class _Wiring(NamedTuple):
+    """How ``decide`` calls the registered checks (``policy.CHECKS``), derived once."""
+
+    groups: dict[str, tuple[Check, ...]]  # per group, its checks in stage order
+    at: dict[str, tuple[int, ...]]  # per candidate group: its checks' stage indices, passed
+    # the verdicts of the candidate groups concatenated in CANDIDATE_GROUPS order
+    # (customer + offer + campaign, as _Memo and _candidate_verdicts join them) -> stage order
+    order: Callable[[Verdicts], Verdicts]
+    passed: int  # len(candidate_stages)
 
 
-# Where each group's verdicts sit in the CANDIDATE_STAGES sequence (the last entry, 13,
-# stands for "no failure"): customer (erased, do-not-contact, global opt-out, fatigue,
-# frequency cap), offer (active, eligible, held family, hardship, suppressed, declined),
-# campaign (audience, campaign cap).
-_CUSTOMER_AT = (0, 6, 7, 10, 12, 13)
-_OFFER_AT = (1, 3, 4, 5, 8, 9, 13)
-_CAMPAIGN_AT = (2, 11, 13)
-_PASSED = 13
+def _permutation(order: Sequence[int]) -> Callable[[Verdicts], Verdicts]:
+    if len(order) == 1:
+        (only,) = order
+        return lambda verdicts: (verdicts[only],)
+    return itemgetter(*order)  # a tuple for 2+ indices
+
+
+def wire(
+    checks: Mapping[str, Check] = CHECKS,
+    candidate_stages: Sequence[str] = r.CANDIDATE_STAGES,
+    channel_stages: Sequence[str] = r.CHANNEL_STAGES,
+) -> _Wiring:
+    """The memo groups and the candidate sequence, from the registry in stage order.
+
+    Raises ``LookupError`` when a stage has no registered check, or a check sits in a
+    group its stage cannot use.
+    """
+    allowed = {
+        **{stage: CANDIDATE_GROUPS for stage in candidate_stages},
+        **{stage: (CHANNEL_LIST, CHANNEL) for stage in channel_stages},
+    }
+    groups: dict[str, list[Check]] = {group: [] for group in (*CANDIDATE_GROUPS, CHANNEL_LIST)}
+    groups[CHANNEL] = []
+    for stage in (*candidate_stages, *channel_stages):
+        check = checks.get(stage)
+        if check is None:
+            raise LookupError(
+                f"stage {stage!r} (reasons.py) has no scalar check: register one in policy.py "
+                f"with @customer_check, @offer_check, @campaign_check, @channel_list_check or "
+                f"@channel_check"
+            )
+        if check.group not in allowed[stage]:
+            raise LookupError(
+                f"stage {stage!r}: a {check.group} check cannot decide it (allowed: "
+                f"{', '.join(allowed[stage])})"
+            )
+        groups[check.group].append(check)
+    extra = sorted(set(checks) - set(allowed))
+    if extra:
+        raise LookupError(
+            f"checks registered for stages outside CANDIDATE_STAGES and CHANNEL_STAGES: {extra}"
+        )
+    channel_list = [c.stage for c in groups[CHANNEL_LIST]]
+    if list(channel_stages[: len(channel_list)]) != channel_list:
+        raise LookupError(
+            f"channel list checks {channel_list} must come first in reasons.CHANNEL_STAGES"
+        )
+    index = {stage: i for i, stage in enumerate(candidate_stages)}
+    passed = len(candidate_stages)
+    at = {group: (*(index[c.stage] for c in groups[group]), passed) for group in CANDIDATE_GROUPS}
+    concatenated = [c.stage for group in CANDIDATE_GROUPS for c in groups[group]]
+    return _Wiring(
+        groups={group: tuple(found) for group, found in groups.items()},
+        at=at,
+        order=_permutation([concatenated.index(stage) for stage in candidate_stages]),
+        passed=passed,
+    )
+
+
+_WIRING = wire()
+_CUSTOMER_CHECKS = _WIRING.groups[CUSTOMER]
+_OFFER_CHECKS = _WIRING.groups[OFFER]
+_CAMPAIGN_CHECKS = _WIRING.groups[CAMPAIGN]
+_CHANNEL_LIST_CHECKS = _WIRING.groups[CHANNEL_LIST]
+_CHANNEL_CHECKS = _WIRING.groups[CHANNEL]
+_CUSTOMER_AT, _OFFER_AT, _CAMPAIGN_AT = (_WIRING.at[group] for group in CANDIDATE_GROUPS)
+_ORDER = _WIRING.order
+_PASSED = _WIRING.passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,121 +154,170 @@ class _Campaign:
     arm: str
     held_out: bool
     channels: tuple[str, ...]
-    checks: _Group  # audience, campaign cap
+    checks: _Group  # the campaign group
+    channel_list: Check | None  # the first channel list check that fails, if any
     volume: Verdict
+
+
+# A group's runnable checks for one decision: (check, sharing key, verdict cache or None).
+_Bound = tuple[tuple[Callable[..., Verdict], Callable[..., Hashable] | None, Any], ...]
+
+
+def _template(checks: tuple[Check, ...]) -> tuple[tuple[Any, ...], ...]:
+    """(check, sharing key, stage, static) per check, for ``_Memo`` to bind its caches."""
+    return tuple((c.run, c.share, c.stage, c.static) for c in checks)
+
+
+def _bind(template: tuple[tuple[Any, ...], ...], static: dict[Any, Any]) -> _Bound:
+    """A group's checks with their caches for one decision: a fresh dict per shared check,
+    the snapshot's for static ones, ``None`` for unshared ones."""
+    return tuple(
+        [
+            (
+                run,
+                share,
+                None if share is None else static.setdefault(stage, {}) if is_static else {},
+            )
+            for run, share, stage, is_static in template
+        ]
+    )
+
+
+_TEMPLATES = tuple(
+    _template(checks)
+    for checks in (_CUSTOMER_CHECKS, _OFFER_CHECKS, _CAMPAIGN_CHECKS, _CHANNEL_CHECKS)
+)
 
 
 class _Memo:
     """The verdict groups of one decision, each computed once.
 
     A group's key names everything its verdicts (details included) depend on besides the
-    customer. Within the offer group, verdicts that read only the family, the kind or the
-    product are shared too; approved-content verdicts depend on the snapshot alone and
-    are kept on it for every decision.
+    customer: the offer kind (customer group), the offer code (offer group; an offer code
+    fixes its kind, so the customer and offer groups of a code are kept joined), the offer
+    code and channel (channel group). Within a group, a check with a sharing key
+    (``policy.Check``) shares one verdict with every group of the decision with the same
+    key; static checks keep theirs on the snapshot for every decision. Shared verdicts are
+    the same object, which the ledger's verdict table (``Decision.to_dict``) records once.
+
+    The loops below are the hot path of ``decide`` (one pass per offer code and per
+    (offer code, channel)), written out rather than factored into helpers.
     """
 
-    __slots__ = ("customer", "offers", "shared", "state", "static")
+    __slots__ = (
+        "campaign_checks",
+        "channel_checks",
+        "customer",
+        "customer_checks",
+        "offer_checks",
+        "parts",
+        "state",
+    )
 
     def __init__(self, state: CustomerState, snapshot: Snapshot) -> None:
         self.state = state
-        self.static = snapshot.static_verdicts
-        self.customer: dict[Any, _Group] = {}
-        self.offers: dict[Any, _Group] = {}
-        self.shared: dict[Any, Verdict] = {}
+        self.customer: dict[bool, _Group] = {}
+        self.parts: dict[Any, _Group] = {}  # offer code -> customer + offer; (code, channel)
+        static = snapshot.static_verdicts
+        bound = [_bind(template, static) for template in _TEMPLATES]
+        self.customer_checks, self.offer_checks, self.campaign_checks, self.channel_checks = bound
 
-    def _shared(self, key: tuple[Any, ...], check: Any, *args: Any) -> Verdict:
-        verdict = self.shared.get(key)
-        if verdict is None:
-            verdict = self.shared[key] = check(*args)
-        return verdict
-
-    def rule(self, rule: Rule, reason: str) -> Verdict:
-        return self._shared((reason, id(rule)), check_rule, rule, reason, self.state)
-
-    def customer_group(self, plan: OfferPlan) -> _Group:
-        group = self.customer.get(plan.is_sales)
-        if group is None:
-            state = self.state
-            group = self.customer[plan.is_sales] = _group(
-                check_erased(state),
-                check_do_not_contact(plan, state),
-                check_global_opt_out(plan, state),
-                check_fatigue(plan, state),
-                check_frequency_cap(plan, state),
+    def candidate_part(self, plan: OfferPlan) -> _Group:
+        """The customer and offer groups of ``plan`` joined (customer verdicts first), with
+        the first failure of either (its index in ``reasons.CANDIDATE_STAGES``)."""
+        part = self.parts.get(plan.code)
+        if part is not None:
+            return part
+        state = self.state
+        customer = self.customer.get(plan.is_sales)
+        if customer is None:
+            customer = self.customer[plan.is_sales] = _group(
+                _verdicts(self.customer_checks, plan, state), _CUSTOMER_AT
             )
-        return group
+        # a cached verdict, else the check's (a Verdict is a non-empty tuple: truthy)
+        verdicts = tuple(
+            [
+                run(plan, state)
+                if share is None
+                else cache.get(key := share(plan, state)) or cache.setdefault(key, run(plan, state))
+                for run, share, cache in self.offer_checks
+            ]
+        )
+        failure = customer.failure
+        for index, verdict in enumerate(verdicts):
+            if not verdict.passed:
+                at = _OFFER_AT[index]
+                if at < failure:
+                    failure = at
+                break
+        part = self.parts[plan.code] = _Group(customer.verdicts + verdicts, failure)
+        return part
 
-    def offer_group(self, plan: OfferPlan) -> _Group:
-        group = self.offers.get(plan.code)
-        if group is None:
-            state, shared, offer, sales = self.state, self._shared, plan.offer, plan.is_sales
-            suppressed = state.suppress_all is not None or bool(state.suppressions)
-            declined = plan.product_code if plan.product_code in state.declined else ""
-            group = self.offers[plan.code] = _group(
-                shared(
-                    (r.OFFER_NOT_ACTIVE, offer.status, offer.valid_from, offer.valid_until),
-                    check_offer_active,
-                    plan,
-                    state.now,
-                ),
-                self.rule(offer.eligibility, r.INELIGIBLE),
-                shared((r.HOLDS_PRODUCT, plan.family, sales), check_holds_product, plan, state),
-                shared((r.HARDSHIP_PROTECTION, sales, plan.is_credit), check_hardship, plan, state),
-                shared(
-                    (r.SUPPRESSED, plan.code if suppressed else ""), check_suppression, plan, state
-                ),
-                shared(
-                    (r.COOLDOWN_AFTER_DECLINE, declined, sales), check_decline_cooldown, plan, state
-                ),
-            )
-        return group
+    def campaign_group(self, plan: CampaignPlan) -> _Group:
+        return _group(_verdicts(self.campaign_checks, plan, self.state), _CAMPAIGN_AT)
 
     def channel_group(self, plan: OfferPlan, channel: str) -> _Group:
-        """The rules of ``reasons.CHANNEL_STAGES`` after ``no_channel``, in order."""
+        """The per-channel rules of ``reasons.CHANNEL_STAGES``, in order; the failure is
+        the index of the first failed verdict in the group (or its length)."""
         key = (plan.code, channel)
-        group = self.offers.get(key)
-        if group is None:
-            state, shared, code, sales = self.state, self._shared, plan.code, plan.is_sales
-            content_key = (r.CONTENT_NOT_APPROVED, code, channel)
-            content = self.static.get(content_key)
-            if content is None:
-                content = self.static[content_key] = check_content(plan, channel)
-            cooled = code if (code, channel) in state.last_by_offer_channel else ""
-            presented = code if code in state.presented else ""
-            group = self.offers[key] = _group(
-                shared((r.NO_CONSENT, channel, sales), check_consent, plan, channel, state),
-                shared((r.CHANNEL_SUPPRESSED, channel), check_channel_suppression, channel, state),
-                content,
-                shared(
-                    (r.OFFER_COOLDOWN, cooled, channel, plan.offer.cooldown_days),
-                    check_offer_cooldown,
-                    plan,
-                    channel,
-                    state,
-                ),
-                shared(
-                    (r.PRESENTED_ELSEWHERE, presented, channel, sales),
-                    check_presented_elsewhere,
-                    plan,
-                    channel,
-                    state,
-                ),
-            )
+        group = self.parts.get(key)
+        if group is not None:
+            return group
+        state = self.state
+        verdicts = tuple(
+            [
+                run(plan, channel, state)
+                if share is None
+                else cache.get(shared := share(plan, channel, state))
+                or cache.setdefault(shared, run(plan, channel, state))
+                for run, share, cache in self.channel_checks
+            ]
+        )
+        for index, verdict in enumerate(verdicts):
+            if not verdict.passed:
+                group = self.parts[key] = _Group(verdicts, index)
+                return group
+        group = self.parts[key] = _Group(verdicts, len(verdicts))
         return group
 
 
-def _candidate_verdicts(
-    customer: _Group, offer: _Group, campaign: _Group
-) -> tuple[Verdicts, Verdict | None]:
-    """The CANDIDATE_STAGES sequence up to and including its first failure."""
-    c, o, k = customer.verdicts, offer.verdicts, campaign.verdicts
-    sequence = (c[0], o[0], k[0], o[1], o[2], o[3], c[1], c[2], o[4], o[5], c[3], k[1], c[4])
-    first = min(
-        _CUSTOMER_AT[customer.failure], _OFFER_AT[offer.failure], _CAMPAIGN_AT[campaign.failure]
+def _verdicts(checks: _Bound, subject: Any, state: CustomerState) -> Verdicts:
+    """The verdicts of a customer or campaign group (see ``_Memo.candidate_part``)."""
+    return tuple(
+        [
+            run(subject, state)
+            if share is None
+            else cache.get(key := share(subject, state))
+            or cache.setdefault(key, run(subject, state))
+            for run, share, cache in checks
+        ]
     )
+
+
+def _group(verdicts: Verdicts, at: tuple[int, ...]) -> _Group:
+    for index, verdict in enumerate(verdicts):
+        if not verdict.passed:
+            return _Group(verdicts, at[index])
+    return _Group(verdicts, at[-1])
+
+
+def _candidate_verdicts(part: _Group, campaign: _Group) -> tuple[Verdicts, Verdict | None]:
+    """The CANDIDATE_STAGES sequence up to and including its first failure."""
+    sequence = _ORDER(part.verdicts + campaign.verdicts)
+    first = part.failure if part.failure < campaign.failure else campaign.failure
     if first == _PASSED:
         return sequence, None
     return sequence[: first + 1], sequence[first]
+
+
+def _channel_list(channels: tuple[str, ...]) -> Check | None:
+    """The first channel list check that fails on ``channels``, if any. Its verdict is not
+    shared: each candidate records its own (``_evaluate``), a verdict of its own in the
+    ledger's verdict table."""
+    for check in _CHANNEL_LIST_CHECKS:
+        if not check.run(channels).passed:
+            return check
+    return None
 
 
 class _Survivor:
@@ -361,14 +469,12 @@ def _evaluate(
 ) -> tuple[CandidateTrace, Verdict] | _Survivor:
     """Every rule on one candidate: its final trace and the verdict that removed it, or a
     survivor for arbitration."""
-    verdicts, failed = _candidate_verdicts(
-        memo.customer_group(plan), memo.offer_group(plan), campaign.checks
-    )
+    verdicts, failed = _candidate_verdicts(memo.candidate_part(plan), campaign.checks)
     if failed is not None:
         return _trace(campaign, plan, verdicts, failed.rule), failed
-    if not campaign.channels:
-        failed = Verdict(r.NO_CHANNEL, False, {"campaign_channels": []})
-        return _trace(campaign, plan, (*verdicts, failed), r.NO_CHANNEL), failed
+    if campaign.channel_list is not None:
+        failed = campaign.channel_list.run(campaign.channels)
+        return _trace(campaign, plan, (*verdicts, failed), failed.rule), failed
     traces: list[ChannelTrace] = []
     chosen: ChannelTrace | None = None
     furthest: Verdict | None = None
@@ -515,17 +621,14 @@ def decide(snapshot: Snapshot, customer: CustomerContext, request: DecisionReque
         if not plan.arms:
             continue
         arm = pick_arm(plan.id, customer_id, plan.arm_thresholds) if len(plan.arms) > 1 else 0
+        channels = (request.channel or "",) if request.mode == "inbound" else plan.outbound_channels
         campaign = _Campaign(
             plan=plan,
             arm=plan.arms[arm],
             held_out=in_control(plan.id, customer_id, plan.control_threshold),
-            channels=(request.channel or "",)
-            if request.mode == "inbound"
-            else plan.outbound_channels,
-            checks=_group(
-                memo.rule(plan.campaign.audience, r.NOT_IN_AUDIENCE),
-                check_campaign_cap(plan, state),
-            ),
+            channels=channels,
+            checks=memo.campaign_group(plan),
+            channel_list=_channel_list(channels),
             volume=check_volume(plan, request),
         )
         for offer_plan in plan.offers_by_arm[arm]:

@@ -16,13 +16,21 @@ presented-elsewhere. Each exemption is returned as a passed verdict marked
 Service actions still need: a customer who is not erased, an active offer with approved
 content, the audience and eligibility rules, suppression entries, quiet hours for push
 and SMS, the offer's own cooldown and the campaign's caps and volume.
+
+The checks of ``reasons.CANDIDATE_STAGES`` and ``reasons.CHANNEL_STAGES`` are registered
+in ``CHECKS`` by the decorator above each one (``customer_check``, ``offer_check``,
+``campaign_check``, ``channel_list_check``, ``channel_check``). The decorator names the
+part of the candidate the check reads (its memo group in ``decide``) and, optionally,
+the sharing key under which one verdict serves every candidate with the same key;
+``decide`` wires its groups and each candidate's verdict sequence from this registry, so
+a new rule needs no code there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from core.channels import EXPLICIT_CONSENT, OUTBOUND
 
@@ -37,6 +45,7 @@ from .types import (
     SALES,
     CustomerContext,
     DecisionRequest,
+    OfferSpec,
     PolicySpec,
     SuppressionSpec,
 )
@@ -215,6 +224,98 @@ class CustomerState:
         self.hardship = frozenset(hardship)
 
 
+# --- the registry of checks ------------------------------------------------------------------
+
+# The part of a candidate a check reads: its memo group in ``decide``, and its signature.
+CUSTOMER = "customer"  # (plan, state): the customer, and of the offer only ``plan.is_sales``;
+# one group per decision and offer kind
+OFFER = "offer"  # (plan, state): the offer; one group per offer code
+CAMPAIGN = "campaign"  # (campaign, state): the campaign; one group per campaign
+CHANNEL_LIST = "channel_list"  # (channels,): the candidate's channels, once per campaign;
+# recorded only when it fails, before any channel is checked
+CHANNEL = "channel"  # (plan, channel, state): one channel; one group per (offer code, channel)
+CANDIDATE_GROUPS: tuple[str, ...] = (CUSTOMER, OFFER, CAMPAIGN)  # reasons.CANDIDATE_STAGES
+CHANNEL_GROUPS: tuple[str, ...] = (CHANNEL_LIST, CHANNEL)  # reasons.CHANNEL_STAGES
+
+
+class Check(NamedTuple):
+    """One registered check: the stage (reason code) it decides, and how ``decide`` calls it.
+
+    ``share`` takes the check's own arguments and returns the key under which one verdict
+    serves every group with the same key (it must name everything the verdict, detail
+    included, depends on besides the customer); ``None``: computed once per group.
+    ``static``: the verdict depends on the snapshot alone (never on ``state``) and is kept
+    on the snapshot for every decision.
+    """
+
+    stage: str
+    group: str
+    run: Callable[..., Verdict]
+    share: Callable[..., Hashable] | None = None
+    static: bool = False
+
+
+CHECKS: dict[str, Check] = {}
+
+PlanCheck = Callable[[OfferPlan, CustomerState], Verdict]
+PlanKey = Callable[[OfferPlan, CustomerState], Hashable]
+CampaignCheck = Callable[[CampaignPlan, CustomerState], Verdict]
+CampaignKey = Callable[[CampaignPlan, CustomerState], Hashable]
+ChannelListCheck = Callable[[tuple[str, ...]], Verdict]
+ChannelCheck = Callable[[OfferPlan, str, CustomerState], Verdict]
+ChannelKey = Callable[[OfferPlan, str, CustomerState], Hashable]
+_F = TypeVar("_F", bound=Callable[..., Verdict])
+
+
+def _register(
+    stage: str, group: str, share: Callable[..., Hashable] | None = None, static: bool = False
+) -> Callable[[_F], _F]:
+    if stage not in r.STAGE_INDEX:
+        raise ValueError(f"check for {stage!r}: not a stage of reasons.STAGES")
+    if static and share is None:
+        raise ValueError(f"check for {stage!r}: a static check needs a sharing key")
+
+    def register(run: _F) -> _F:
+        if stage in CHECKS:
+            raise ValueError(
+                f"two scalar checks for {stage!r}: {CHECKS[stage].run.__name__} and {run.__name__}"
+            )
+        CHECKS[stage] = Check(stage, group, run, share, static)
+        return run
+
+    return register
+
+
+def customer_check(stage: str) -> Callable[[PlanCheck], PlanCheck]:
+    """Register a check of the customer (and whether the offer is sales)."""
+    return _register(stage, CUSTOMER)
+
+
+def offer_check(stage: str, share: PlanKey | None = None) -> Callable[[PlanCheck], PlanCheck]:
+    """Register a check of the offer; ``share``: see ``Check``."""
+    return _register(stage, OFFER, share)
+
+
+def campaign_check(
+    stage: str, share: CampaignKey | None = None
+) -> Callable[[CampaignCheck], CampaignCheck]:
+    """Register a check of the campaign; ``share``: see ``Check``."""
+    return _register(stage, CAMPAIGN, share)
+
+
+def channel_list_check(stage: str) -> Callable[[ChannelListCheck], ChannelListCheck]:
+    """Register a check of the candidate's channel list (before any channel is checked)."""
+    return _register(stage, CHANNEL_LIST)
+
+
+def channel_check(
+    stage: str, share: ChannelKey | None = None, *, static: bool = False
+) -> Callable[[ChannelCheck], ChannelCheck]:
+    """Register a check of one of the candidate's channels; ``share``, ``static``: see
+    ``Check``."""
+    return _register(stage, CHANNEL, share, static)
+
+
 def _suppression_detail(entry: SuppressionSpec) -> dict[str, Any]:
     return {
         "scope": entry.scope,
@@ -227,22 +328,31 @@ def _suppression_detail(entry: SuppressionSpec) -> dict[str, Any]:
 # --- customer and candidate rules ------------------------------------------------------------
 
 
-def check_erased(state: CustomerState) -> Verdict:
+@customer_check(r.ERASED)
+def check_erased(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 1: nothing, not even a service action, reaches an erased customer."""
     return Verdict(r.ERASED, not state.customer.erased, {"erased": state.customer.erased})
 
 
-def check_offer_active(plan: OfferPlan, now: datetime) -> Verdict:
+def offer_is_active(offer: OfferSpec, now: datetime) -> bool:
     """Rule 2: only active offers inside their validity window."""
-    offer = plan.offer
-    passed = (
+    return (
         offer.status == ACTIVE
         and (offer.valid_from is None or offer.valid_from <= now)
         and (offer.valid_until is None or now < offer.valid_until)
     )
+
+
+@offer_check(
+    r.OFFER_NOT_ACTIVE,
+    share=lambda plan, state: (plan.offer.status, plan.offer.valid_from, plan.offer.valid_until),
+)
+def check_offer_active(plan: OfferPlan, state: CustomerState) -> Verdict:
+    """Rule 2: only active offers inside their validity window."""
+    offer = plan.offer
     return Verdict(
         r.OFFER_NOT_ACTIVE,
-        passed,
+        offer_is_active(offer, state.now),
         {
             "status": offer.status,
             "valid_from": offer.valid_from,
@@ -277,6 +387,21 @@ def check_rule(rule: Rule, reason: str, state: CustomerState) -> Verdict:
     return Verdict(reason, passed, {"rule": rule.to_text(), "values": values})
 
 
+# equal rules are one instance (``build_snapshot``), so one verdict serves every offer or
+# campaign using that rule text
+@campaign_check(r.NOT_IN_AUDIENCE, share=lambda campaign, state: id(campaign.campaign.audience))
+def check_audience(campaign: CampaignPlan, state: CustomerState) -> Verdict:
+    """The campaign's audience rule."""
+    return check_rule(campaign.campaign.audience, r.NOT_IN_AUDIENCE, state)
+
+
+@offer_check(r.INELIGIBLE, share=lambda plan, state: id(plan.offer.eligibility))
+def check_eligibility(plan: OfferPlan, state: CustomerState) -> Verdict:
+    """The offer's eligibility rule."""
+    return check_rule(plan.offer.eligibility, r.INELIGIBLE, state)
+
+
+@offer_check(r.HOLDS_PRODUCT, share=lambda plan, state: (plan.family, plan.is_sales))
 def check_holds_product(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 3: a held product's family is never offered."""
     held = plan.family in state.held_families
@@ -286,6 +411,7 @@ def check_holds_product(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.HOLDS_PRODUCT, not held, detail)
 
 
+@offer_check(r.HARDSHIP_PROTECTION, share=lambda plan, state: (plan.is_sales, plan.is_credit))
 def check_hardship(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 8: a recent hardship event suppresses sales offers of credit products."""
     blocked = bool(state.hardship) and plan.is_credit
@@ -299,6 +425,7 @@ def check_hardship(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.HARDSHIP_PROTECTION, not blocked, detail)
 
 
+@customer_check(r.DO_NOT_CONTACT)
 def check_do_not_contact(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 1: do-not-contact blocks all marketing on every channel."""
     flagged = state.customer.do_not_contact
@@ -307,6 +434,7 @@ def check_do_not_contact(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.DO_NOT_CONTACT, not flagged, {"do_not_contact": flagged})
 
 
+@customer_check(r.GLOBAL_OPT_OUT)
 def check_global_opt_out(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 1: the global marketing opt-out blocks all marketing on every channel."""
     flagged = state.customer.global_opt_out
@@ -315,6 +443,13 @@ def check_global_opt_out(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.GLOBAL_OPT_OUT, not flagged, {"global_opt_out": flagged})
 
 
+def _suppression_key(plan: OfferPlan, state: CustomerState) -> str:
+    """A customer without suppression entries gets one verdict for every offer."""
+    suppressed = state.suppress_all is not None or bool(state.suppressions)
+    return plan.code if suppressed else ""
+
+
+@offer_check(r.SUPPRESSED, share=_suppression_key)
 def check_suppression(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Suppression entries of scope all, family, product or offer (any kind of offer)."""
     entry = state.suppress_all
@@ -328,6 +463,12 @@ def check_suppression(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.SUPPRESSED, False, _suppression_detail(entry))
 
 
+def _decline_key(plan: OfferPlan, state: CustomerState) -> tuple[str, bool]:
+    declined = plan.product_code if plan.product_code in state.declined else ""
+    return declined, plan.is_sales
+
+
+@offer_check(r.COOLDOWN_AFTER_DECLINE, share=_decline_key)
 def check_decline_cooldown(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 3: after a decline, the same product is suppressed on every channel."""
     declined_at = state.declined.get(plan.product_code)
@@ -342,6 +483,7 @@ def check_decline_cooldown(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.COOLDOWN_AFTER_DECLINE, declined_at is None, detail)
 
 
+@customer_check(r.FATIGUE_BACKOFF)
 def check_fatigue(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rule 3: after N ignored sales releases in a row, back off for some days."""
     until = state.fatigue_until
@@ -355,6 +497,7 @@ def check_fatigue(plan: OfferPlan, state: CustomerState) -> Verdict:
     return Verdict(r.FATIGUE_BACKOFF, until is None, detail)
 
 
+@campaign_check(r.CAMPAIGN_CAP)
 def check_campaign_cap(campaign: CampaignPlan, state: CustomerState) -> Verdict:
     """The campaign's own per-customer cap (releases ever, any kind)."""
     cap = campaign.campaign.per_customer_cap
@@ -362,6 +505,7 @@ def check_campaign_cap(campaign: CampaignPlan, state: CustomerState) -> Verdict:
     return Verdict(r.CAMPAIGN_CAP, cap is None or count < cap, {"releases": count, "cap": cap})
 
 
+@customer_check(r.FREQUENCY_CAP)
 def check_frequency_cap(plan: OfferPlan, state: CustomerState) -> Verdict:
     """Rules 3 and 7: one attention budget across every channel, inbound included."""
     detail: dict[str, Any] = {
@@ -385,6 +529,13 @@ def check_volume(campaign: CampaignPlan, request: DecisionRequest) -> Verdict:
 # --- channel rules -----------------------------------------------------------------------------
 
 
+@channel_list_check(r.NO_CHANNEL)
+def check_has_channel(channels: tuple[str, ...]) -> Verdict:
+    """A candidate needs a channel: the campaign's outbound ones, or the inbound one."""
+    return Verdict(r.NO_CHANNEL, bool(channels), {"campaign_channels": list(channels)})
+
+
+@channel_check(r.NO_CONSENT, share=lambda plan, channel, state: (channel, plan.is_sales))
 def check_consent(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
     """Rule 1: outbound channels need an explicit grant; inbound ones are open unless revoked
     (``needs_explicit_consent`` in the channel registry)."""
@@ -400,15 +551,21 @@ def check_consent(plan: OfferPlan, channel: str, state: CustomerState) -> Verdic
     return Verdict(r.NO_CONSENT, allowed, detail)
 
 
-def check_channel_suppression(channel: str, state: CustomerState) -> Verdict:
+@channel_check(r.CHANNEL_SUPPRESSED, share=lambda plan, channel, state: channel)
+def check_channel_suppression(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
     entry = state.suppressions.get(("channel", channel))
     if entry is None:
         return Verdict(r.CHANNEL_SUPPRESSED, True, {"channel": channel})
     return Verdict(r.CHANNEL_SUPPRESSED, False, _suppression_detail(entry))
 
 
-def check_content(plan: OfferPlan, channel: str) -> Verdict:
-    """Rule 2: only approved content is released (the snapshot holds approved versions only)."""
+@channel_check(
+    r.CONTENT_NOT_APPROVED, share=lambda plan, channel, state: (plan.code, channel), static=True
+)
+def check_content(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
+    """Rule 2: only approved content is released (the snapshot holds approved versions only).
+
+    Static: reads the snapshot alone, never ``state``."""
     content = plan.offer.contents.get(channel)
     if content is None:
         return Verdict(r.CONTENT_NOT_APPROVED, False, {"channel": channel})
@@ -419,6 +576,12 @@ def check_content(plan: OfferPlan, channel: str) -> Verdict:
     )
 
 
+def _cooldown_key(plan: OfferPlan, channel: str, state: CustomerState) -> tuple[str, str, int]:
+    cooled = plan.code if (plan.code, channel) in state.last_by_offer_channel else ""
+    return cooled, channel, plan.offer.cooldown_days
+
+
+@channel_check(r.OFFER_COOLDOWN, share=_cooldown_key)
 def check_offer_cooldown(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
     """The offer's own cooldown: not again on the same channel within ``cooldown_days``."""
     days = plan.offer.cooldown_days
@@ -431,6 +594,12 @@ def check_offer_cooldown(plan: OfferPlan, channel: str, state: CustomerState) ->
     )
 
 
+def _presented_key(plan: OfferPlan, channel: str, state: CustomerState) -> tuple[str, str, bool]:
+    presented = plan.code if plan.code in state.presented else ""
+    return presented, channel, plan.is_sales
+
+
+@channel_check(r.PRESENTED_ELSEWHERE, share=_presented_key)
 def check_presented_elsewhere(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
     """Rule 3: not on another channel within N days, unless the customer clicked it."""
     others = frozenset(state.presented.get(plan.code, ())) - {channel}

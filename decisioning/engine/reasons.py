@@ -8,6 +8,11 @@ additions the engine needs to explain itself.
 customer ends with nothing, the decision's outcome is the reason of the candidate that
 got furthest through this order ("the rule that removed the last candidate"), so scalar
 and batch evaluation report the same outcome and funnels read stage by stage.
+
+Every stage of ``CANDIDATE_STAGES`` and ``CHANNEL_STAGES`` has one scalar check
+registered in ``policy`` (``policy.CHECKS``) and one vectorised stage registered in
+``batch`` (``batch.BATCH_STAGES``); both engines apply them in the order listed here,
+and refuse to import when a stage lacks either (``tests/engine/test_registry.py``).
 """
 
 from __future__ import annotations

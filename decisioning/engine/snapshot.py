@@ -90,8 +90,9 @@ class Snapshot:
     realtime_by_event: Mapping[str, tuple[CampaignPlan, ...]]
     inbound_by_channel: Mapping[str, tuple[CampaignPlan, ...]]
     product_family: Mapping[str, str]
-    # verdicts that depend on the snapshot alone (approved content per offer and channel),
-    # filled on first use and shared by every decision on this snapshot
+    # verdicts that depend on the snapshot alone (static checks, ``policy.Check``: approved
+    # content per offer and channel), stage -> sharing key -> verdict, filled on first use
+    # and shared by every decision on this snapshot
     static_verdicts: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def held_families(self, holdings: Iterable[str]) -> frozenset[str]:
