@@ -1,14 +1,18 @@
+import io
 import logging
 import re
 import uuid
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from django.http import JsonResponse
 
-from core.api.exceptions import json_error
+from core.api.exceptions import DATABASE_UNAVAILABLE, database_unavailable, json_error
 from core.request_context import set_request_id
 
 logger = logging.getLogger("crosssell.api")
 _REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")
+_READ_CHUNK_BYTES = 64 * 1024
 
 
 class RequestIdMiddleware:
@@ -31,13 +35,43 @@ class RequestIdMiddleware:
         return response
 
 
-class ApiBodyLimitMiddleware:
-    """Refuses API bodies over the contract's 1 MiB with 413 before anything reads them.
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
-    It is also the API's last line: an exception nothing handled under ``/api/`` is
-    logged and answered in the one error shape (500 ``internal_error``) instead of
-    Django's HTML page. No input should ever get there — each one found is a bug to fix
-    at its cause.
+
+def _wsgi_bytes(meta, key: str) -> bytes:
+    value = meta.get(key, "")
+    try:
+        return value.encode("iso-8859-1")  # WSGI's str for the bytes the server got
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace")
+
+
+class ApiBodyLimitMiddleware:
+    """The API's door: what it refuses before any view runs, and its last line.
+
+    Under ``/api/``:
+
+    - a URL path or query whose bytes are not UTF-8 (e.g. ``%ED%A0%BD``, an unpaired
+      surrogate, or ``%FF``) is 400 ``malformed_request`` — Django would otherwise pass
+      the path on with those bytes re-percent-encoded (``external_id`` "%ED%A0%BD") and
+      the query with U+FFFD in their place. Django hands the path over decoded, so an id
+      spelled with a literal ``%ED%A0%BD`` (sent as ``%25ED%25A0%25BD``) is refused too;
+    - a body over the contract's 1 MiB is 413 before anything reads it;
+    - a body sent without ``Content-Length`` (``Transfer-Encoding: chunked``) is read
+      here, up to the limit, when the WSGI server de-chunks it and says so
+      (``wsgi.input_terminated``, as gunicorn does), and is handed on with its length;
+      elsewhere (Django's development server) it cannot be read and is refused with 411
+      ``length_required``. Either way it is never taken for an empty body.
+
+    An exception nothing handled is logged and answered in the one error shape: 503
+    ``service_unavailable`` with ``Retry-After`` when the database is not answering,
+    else 500 ``internal_error`` instead of Django's HTML page. No input should ever get
+    to a 500 — each one found is a bug to fix at its cause.
     """
 
     def __init__(self, get_response):
@@ -45,19 +79,72 @@ class ApiBodyLimitMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                return json_error(400, "malformed_request", "Content-Length is not a number.")
-            if length > settings.API_MAX_BODY_BYTES:
-                return json_error(
-                    413, "payload_too_large", "The request body is larger than 1 MiB."
-                )
+            refusal = self._refusal(request)
+            if refusal is not None:
+                return refusal
         return self.get_response(request)
+
+    def _refusal(self, request) -> JsonResponse | None:
+        # Django has decoded the path already, writing each byte that is not UTF-8 back
+        # as its %XX escape: those are found by decoding the escapes once more.
+        if not _is_utf8(request.path_info.encode("utf-8")):
+            return json_error(400, "malformed_request", "The URL path is not valid UTF-8.")
+        if not _is_utf8(_wsgi_bytes(request.META, "QUERY_STRING")):
+            return json_error(400, "malformed_request", "The URL query is not valid UTF-8.")
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if not declared and request.META.get("HTTP_TRANSFER_ENCODING"):
+            return self._read_unframed_body(request)
+        try:
+            length = int(declared or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return json_error(400, "malformed_request", "Content-Length is not a number of bytes.")
+        if length > settings.API_MAX_BODY_BYTES:
+            return _too_large()
+        return None
+
+    def _read_unframed_body(self, request) -> JsonResponse | None:
+        """Reads a body that came without a length (chunked), so that what follows sees
+        an ordinary request with ``Content-Length``; or the answer refusing it."""
+        if not request.META.get("wsgi.input_terminated"):
+            return json_error(
+                411,
+                "length_required",
+                "This server cannot read a body sent without Content-Length "
+                "(Transfer-Encoding: chunked); send its Content-Length.",
+            )
+        limit = settings.API_MAX_BODY_BYTES
+        stream = request.META["wsgi.input"]
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= limit:
+                chunk = stream.read(min(_READ_CHUNK_BYTES, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except Exception:  # the client went away (OSError) or framed its chunks wrongly
+            # (gunicorn's ParseException subclasses): either way the client's bytes
+            logger.info("unreadable chunked body on %s %s", request.method, request.path)
+            return json_error(400, "malformed_request", "The request body could not be read.")
+        if size > limit:
+            return _too_large()
+        body = b"".join(chunks)
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        # Django made its stream from the length it saw (none): give it the body read.
+        request._stream = io.BytesIO(body)
+        return None
 
     def process_exception(self, request, exception):
         if not request.path.startswith("/api/"):
             return None
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            body, headers = database_unavailable(
+                exception, where=f"{request.method} {request.path}"
+            )
+            return JsonResponse(body, status=503, headers=headers)
         logger.exception(
             "unhandled API error on %s %s (request %s)",
             request.method,
@@ -65,3 +152,7 @@ class ApiBodyLimitMiddleware:
             getattr(request, "request_id", ""),
         )
         return json_error(500, "internal_error", "The server failed to handle this request.")
+
+
+def _too_large() -> JsonResponse:
+    return json_error(413, "payload_too_large", "The request body is larger than 1 MiB.")

@@ -6,7 +6,14 @@ from core.models import ApiClient, hash_key
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Token <key>``; keys are stored hashed and looked up by hash."""
+    """``Authorization: Token <key>``; keys are stored hashed and looked up by hash.
+
+    No secret is ever compared here: the key is hashed (SHA-256) and the hash looked up
+    through the unique index. How long that lookup takes can tell a caller at most how
+    much of the *hash* of its guess matches a stored hash, which says nothing about any
+    key (nobody can pick a key by its hash), so there is no ``==`` on secrets to replace
+    with ``hmac.compare_digest``. Unknown and inactive keys are one query either way.
+    """
 
     keyword = "Token"
 

@@ -1,5 +1,13 @@
 """Every API error in the contract's one shape:
-``{"error": {"code": ..., "message": ..., "fields": {...}}}``."""
+``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
+
+Text that UTF-8 cannot carry (an unpaired surrogate a message or field name echoes from
+the input) is written as its escape, so an error about bad input never fails to render.
+A database that does not answer (``OperationalError``/``InterfaceError``, Django's or
+psycopg's) is 503 ``service_unavailable`` with ``Retry-After``: the client retries
+after the delay (events and responses carry idempotency keys, so a retry is safe), and
+monitoring sees an outage, not a bug.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +16,34 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.api.parsers import printable
+from core.api.ratelog import RateLimitedLog
 from core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
+
+# What a database that is down, restarting or unreachable raises. Django wraps the
+# driver's errors in its own; psycopg's are listed for the ones raised outside Django's
+# wrapper (a connection pool, a driver call made directly).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite needs none
+    pass
+else:
+    DATABASE_UNAVAILABLE += (psycopg.OperationalError, psycopg.InterfaceError)
+
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_CODE = "service_unavailable"
+UNAVAILABLE_MESSAGE = "The service cannot reach its database just now; retry shortly."
+# Every request fails the same way during an outage: one log line per 10 s is enough.
+_unavailable_log = RateLimitedLog(logger, 10.0)
 
 _DRF_CODES = {
     drf.ParseError: "malformed_request",
@@ -31,7 +59,27 @@ _DRF_CODES = {
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+    """The one error shape, with any text UTF-8 cannot carry escaped."""
+    safe_fields = {
+        printable(str(name)): [
+            printable(str(m)) for m in ([messages] if isinstance(messages, str) else messages)
+        ]
+        for name, messages in (fields or {}).items()
+    }
+    return {"error": {"code": code, "message": printable(str(message)), "fields": safe_fields}}
+
+
+def database_unavailable(exc: BaseException, *, where: str) -> tuple[dict, dict[str, str]]:
+    """Logs a database outage (rate-limited); the 503's body and headers."""
+    _unavailable_log.log(
+        logging.ERROR,
+        "database unavailable while handling %s: %s",
+        where,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    body = error_body(UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE)
+    return body, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -54,7 +102,17 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
+def _unavailable(exc: Exception, context: dict) -> Response:
+    set_rollback()
+    request = context.get("request")
+    where = f"{request.method} {request.path}" if request is not None else "a request"
+    body, headers = database_unavailable(exc, where=where)
+    return Response(body, status=503, headers=headers)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return _unavailable(exc, context)
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)

@@ -41,9 +41,9 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class JSONObjectField(serializers.Field):
-    """A free JSON object. NUL characters and unpaired surrogates, which no database
-    stores, are replaced with U+FFFD; deeper than 32 levels or a non-finite number is a
-    400."""
+    """A free JSON object. NUL characters, which no database stores, are replaced with
+    U+FFFD (unpaired surrogates never get here: the parser refuses them with a 400);
+    deeper than 32 levels or a non-finite number is a 400."""
 
     default_error_messages = {"not_an_object": "Must be a JSON object."}
 

@@ -31,22 +31,27 @@ class ErrorSerializer(serializers.Serializer):
 
 
 DESCRIPTIONS = {
-    400: "Malformed JSON or invalid fields (`validation_error`, `malformed_request`).",
+    400: "Malformed JSON or invalid fields (`validation_error`), or a request that is not "
+    "well formed, e.g. a URL or string that is not valid UTF-8 (`malformed_request`).",
     401: "No API key, or a key that is not valid (`not_authenticated`).",
     403: "The client's role, or the channels it may act for, do not allow this "
     "(`permission_denied`).",
     404: "Unknown resource (`not_found`).",
     405: "Method not allowed on this path (`method_not_allowed`).",
     409: "Conflict, e.g. an idempotency key reused with a different body (`conflict`).",
+    411: "A body sent without `Content-Length` (chunked) that this server cannot read "
+    "(`length_required`).",
     413: "Body larger than 1 MiB (`payload_too_large`).",
     415: "Body is not `application/json` (`unsupported_media_type`).",
     422: "Valid JSON that cannot be acted on, e.g. an unknown offer code (`unprocessable`).",
     429: "Throttled; retry after the `Retry-After` seconds (`throttled`).",
-    503: "A dependency is down (`unavailable`).",
+    503: "The database is not answering; retry after the `Retry-After` seconds "
+    "(`service_unavailable`).",
 }
 
-READ = (401, 403, 429)
-WRITE = (400, 401, 403, 413, 415, 429)
+# Any URL can be malformed (400); every endpoint can find the database down (503).
+READ = (400, 401, 403, 429, 503)
+WRITE = (400, 401, 403, 411, 413, 415, 429, 503)
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

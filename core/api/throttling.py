@@ -10,21 +10,92 @@ that list holds tens of thousands of timestamps, pickled twice per request. This
 counts requests in fixed windows instead — one atomic increment per request, whatever
 the rate; a client may burst up to twice the rate across a window boundary, the usual
 price of fixed windows.
+
+The counters live in Django's default cache, which in production is a Redis (often the
+broker's). A throttle must not take the API down with it: when the cache cannot be
+reached (any error from it), the request is counted in this process's memory instead —
+same rate, same windows, so each process enforces the limit on its own share of the
+traffic — a warning is logged at most once a minute, and the cache is left alone for
+``CACHE_RETRY_SECONDS`` (no connect timeout paid on every request) before it is tried
+again.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 
 from django.core.cache import cache as default_cache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from core.api.ratelog import RateLimitedLog
+
+logger = logging.getLogger(__name__)
+
 DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+CACHE_RETRY_SECONDS = 5.0
 
 
 def _now() -> float:
     return time.time()
+
+
+class LocalCounter:
+    """Fixed-window request counts in process memory: the throttle's fallback."""
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, tuple[float, int]] = {}  # key -> (window end, count)
+        self._next_sweep = 0.0
+
+    def incr(self, key: str, *, window_end: float, now: float) -> int:
+        with self._lock:
+            if now >= self._next_sweep:  # forget ended windows, once a second at most
+                self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+                self._next_sweep = now + self.SWEEP_SECONDS
+            count = self._counts.get(key, (window_end, 0))[1] + 1
+            self._counts[key] = (window_end, count)
+            return count
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._next_sweep = 0.0
+
+
+class _Fallback:
+    """Per process: whether the shared cache is being left alone, and the local counts."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.counter = LocalCounter()
+        self.log = RateLimitedLog(logger, 60.0, clock=lambda: self.clock())
+        self.retry_at = 0.0  # the clock's time before which the cache is not tried
+
+    def cache_usable(self) -> bool:
+        return self.clock() >= self.retry_at
+
+    def cache_failed(self, exc: Exception) -> None:
+        self.retry_at = self.clock() + CACHE_RETRY_SECONDS
+        self.log.log(
+            logging.WARNING,
+            "throttle cache unreachable (%s: %s); counting requests per process in memory",
+            type(exc).__name__,
+            exc,
+        )
+
+    def reset(self) -> None:
+        self.counter.clear()
+        self.log.reset()
+        self.retry_at = 0.0
+
+
+fallback = _Fallback()
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
@@ -60,18 +131,28 @@ class ApiClientRateThrottle(BaseThrottle):
         now = _now()
         window = int(now // period)
         key = f"throttle:{self.scope}:{self.ident(request)}:{window}"
-        # add() is a no-op when the key exists; incr() is atomic in every Django cache
-        # (per process for the local-memory one).
-        self.cache.add(key, 0, timeout=period + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            self.cache.set(key, 1, timeout=period + 1)
-            count = 1
+        count = None
+        if fallback.cache_usable():
+            try:
+                count = self._shared_count(key, period)
+            except Exception as exc:  # whatever the cache raises, the request goes on
+                fallback.cache_failed(exc)
+        if count is None:
+            count = fallback.counter.incr(key, window_end=(window + 1) * period, now=now)
         if count <= limit:
             return True
         self._wait = (window + 1) * period - now
         return False
+
+    def _shared_count(self, key: str, period: int) -> int:
+        # add() is a no-op when the key exists; incr() is atomic in every Django cache
+        # (per process for the local-memory one).
+        self.cache.add(key, 0, timeout=period + 1)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            self.cache.set(key, 1, timeout=period + 1)
+            return 1
 
     def wait(self) -> float:
         return max(self._wait, 0.0)

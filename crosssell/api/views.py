@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve, reverse
+from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 from drf_spectacular.utils import extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,7 +23,7 @@ from core.api.schema import READ, errors
 from core.api.views import ApiView
 from core.channels import INBOUND
 from core.choices import Role
-from crosssell.api.health import health_status
+from crosssell.api.health import HEARTBEAT_STALE_AFTER_SECONDS, WORKER_STATES, health_status
 
 
 class HealthSerializer(serializers.Serializer):
@@ -28,6 +31,20 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.ChoiceField(choices=["ok", "down"])
     broker = serializers.ChoiceField(choices=["ok", "eager", "down"])
     version = serializers.CharField()
+    workers = serializers.ChoiceField(
+        choices=list(WORKER_STATES),
+        help_text="By the newest worker heartbeat: `ok`, `stale` (older than "
+        f"{HEARTBEAT_STALE_AFTER_SECONDS} s), `none` (no worker ever reported), `eager` "
+        "(tasks run in-process), `unknown` (the database cannot say).",
+    )
+    worker_heartbeat_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Age of the newest worker heartbeat; null without one."
+    )
+    sealer_lag_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Age of the oldest audit record no seal covers yet (0 when all are "
+        "sealed); null when the database cannot say.",
+    )
 
 
 class HealthView(ApiView):
@@ -39,10 +56,15 @@ class HealthView(ApiView):
         operation_id="health",
         summary="Health of the service (no key needed)",
         description=(
-            "`broker` is `eager` when no Celery broker is configured (tasks run in-process), "
-            "else the result of a Redis ping (cached for a second). `status` is `degraded` "
-            "when the broker is down. When the database does not answer the same document "
-            "comes with status 503, so load balancers take the instance out."
+            "Each dependency by name. `broker` is `eager` when no Celery broker is "
+            "configured (tasks run in-process), else the result of a Redis ping (cached "
+            "for a second). `workers` is judged by the newest worker heartbeat, "
+            "`sealer_lag_seconds` is the age of the oldest unsealed audit record. "
+            "`status` is `degraded` when the broker is down, the workers are not `ok` "
+            "(or `eager`), or the sealer lags past the ledger's stale threshold; the answer "
+            "is still 200, since the API itself can serve. Only when the database does not "
+            "answer does the same document come with status 503, so load balancers take "
+            "the instance out."
         ),
         auth=[],
         responses={200: HealthSerializer, 503: HealthSerializer},
@@ -88,7 +110,9 @@ with an offset.
 `{"error": {"code": "...", "message": "...", "fields": {"field": ["..."]}}}` — 400 malformed
 or invalid, 401 no/bad key, 403 not allowed, 404 unknown resource, 405 wrong method,
 409 conflict (idempotency key reused with a different body), 413 body over 1 MiB,
-422 valid JSON that cannot be acted on, 429 throttled (with `Retry-After`).
+411 a body without a length the server cannot read, 422 valid JSON that cannot be acted
+on, 429 throttled (with `Retry-After`), 503 the database is not answering (with
+`Retry-After`).
 
 **Roles** (`Authorization: Token <key>`):
 
@@ -152,8 +176,14 @@ DOCS_ASSETS = {
 }
 
 
-class ApiDocsView(SpectacularSwaggerView):
-    """Swagger UI from the sidecar package, served by us: no CDN on a bank's intranet."""
+@method_decorator(csp_update({"style-src": [UNSAFE_INLINE]}), name="dispatch")
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI from the sidecar package, served by us: no CDN on a bank's intranet.
+
+    The split view loads its start-up script from this same URL (``?script``) instead of
+    inlining it, so the console's ``script-src 'self'`` holds here too; only the page's
+    own ``<style>`` block needs inline styles, allowed on this view alone.
+    """
 
     @staticmethod
     def _swagger_ui_resource(filename):

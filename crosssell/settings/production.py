@@ -20,7 +20,7 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", True)
 # Load balancers probe health over plain HTTP; the answer holds nothing secret.
-SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
 # One year; 0 switches HSTS off (while trying HTTPS out: browsers remember the header).
 SECURE_HSTS_SECONDS = env.int(
     "DJANGO_SECURE_HSTS_SECONDS", 31_536_000, validate=validate.Range(min=0)
@@ -39,5 +39,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env.redis_url("CROSSSELL_CACHE_URL", "")
         or env.redis_url("CELERY_BROKER_URL", ""),
+        # An unreachable Redis must cost a request a fraction of a second, not a hang:
+        # the throttle then counts in process memory (core/api/throttling.py).
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
     }
 }

@@ -103,12 +103,19 @@ def test_values_the_database_cannot_store_are_400_not_500(
     assert any(name.startswith(field) for name in error["fields"]), error
 
 
-def test_free_json_is_stored_with_nul_and_lone_surrogates_replaced(channel_api, bank):
-    body = EVENT % ('"E1"', '{"external_id": "C1"}', '{"k\\u0000": ["a\\u0000", "\\ud800"]}')
+def test_free_json_is_stored_with_nul_replaced(channel_api, bank):
+    body = EVENT % ('"E1"', '{"external_id": "C1"}', '{"k\\u0000": ["a\\u0000", "b"]}')
     assert channel_api.post("/api/v1/events/", body).status_code == 202
     from customers.models import Event
 
-    assert Event.objects.get(event_id="E1").payload == {"k\ufffd": ["a\ufffd", "\ufffd"]}
+    assert Event.objects.get(event_id="E1").payload == {"k\ufffd": ["a\ufffd", "b"]}
+
+
+def test_a_lone_surrogate_even_in_free_json_is_400_naming_where(channel_api, bank):
+    body = EVENT % ('"E1"', '{"external_id": "C1"}', '{"k": ["a", "\\ud800"]}')
+    response = channel_api.post("/api/v1/events/", body)
+    assert response.status_code == 400
+    assert set(error_of(response)["fields"]) == {"payload.k[1]"}
 
 
 def test_unknown_fields_are_ignored_whatever_they_hold(channel_api, bank):
@@ -250,6 +257,9 @@ def test_health_needs_no_key_and_says_eager_without_a_broker(db, settings):
         "database": "ok",
         "broker": "eager",
         "version": crosssell.__version__,
+        "workers": "eager",
+        "worker_heartbeat_age_seconds": None,
+        "sealer_lag_seconds": 0.0,
     }
 
 
