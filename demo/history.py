@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.channels import ALL_CHANNELS, OUTBOUND
 from core.choices import Channel
 from decisioning.choices import Outcome
 from decisioning.engine.rules import parse_rule
@@ -42,8 +43,9 @@ CHANNEL_WEIGHTS: dict[str, float] = {
     Channel.CONTACT_CENTER: 0.07,
     Channel.ATM: 0.02,
 }
-CHANNELS: tuple[str, ...] = tuple(str(c) for c in CHANNEL_WEIGHTS)
-OUTBOUND = frozenset({Channel.PUSH, Channel.SMS, Channel.EMAIL})
+# The order the history draw indexes channels by (kept stable: the seed depends on it).
+WEIGHTED_CHANNELS: tuple[str, ...] = tuple(str(c) for c in CHANNEL_WEIGHTS)
+assert set(WEIGHTED_CHANNELS) == set(ALL_CHANNELS), "give every registered channel a weight"
 DIGITAL = frozenset({Channel.MOBILE_APP, Channel.WEB, Channel.PUSH})
 
 OUTCOMES: tuple[str, ...] = (
@@ -69,7 +71,7 @@ class HistoryDraw:
     customer: np.ndarray
     ordinal: np.ndarray  # the customer's k-th response (0-based), for stable ids
     offer: np.ndarray  # index into ``history_offers()``
-    channel: np.ndarray  # index into ``CHANNELS``
+    channel: np.ndarray  # index into ``WEIGHTED_CHANNELS``
     outcome: np.ndarray  # index into ``OUTCOMES``
     days_before: np.ndarray
     second_of_day: np.ndarray
@@ -93,7 +95,7 @@ def channel_weights(columns: PopulationColumns, consents: ConsentDraw) -> np.nda
     """customers x channels: the weight of each channel this customer could be reached on."""
     pop = columns.pop
     weights = []
-    for channel in CHANNELS:
+    for channel in WEIGHTED_CHANNELS:
         allowed = consents.channel_allowed(channel, outbound=channel in OUTBOUND)
         if channel in DIGITAL:
             allowed = allowed & pop.digital_active

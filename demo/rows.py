@@ -28,7 +28,7 @@ from demo.consents import (
     DO_NOT_CONTACT_REASONS,
     ConsentDraw,
 )
-from demo.history import CHANNELS, OUTCOMES, HistoryDraw, history_offers
+from demo.history import OUTCOMES, WEIGHTED_CHANNELS, HistoryDraw, history_offers
 from demo.population import Population
 from offers.choices import ProductFamily
 
@@ -288,7 +288,7 @@ def response_rows(
     for r in range(history.size):
         i = int(history.customer[r])
         offer = int(history.offer[r])
-        channel = CHANNELS[int(history.channel[r])]
+        channel = WEIGHTED_CHANNELS[int(history.channel[r])]
         outcome = OUTCOMES[int(history.outcome[r])]
         occurred_at = ctx.as_of_midnight_utc - datetime.timedelta(
             days=int(history.days_before[r]), seconds=-int(history.second_of_day[r])
