@@ -16,24 +16,11 @@ from typing import Any
 from django.db.models import F, QuerySet
 
 from core.json import canonical_json
+from ledger.hashing import HASHED_FIELDS
 from ledger.models import AuditRecord
 
-COLUMNS = (
-    "seq",
-    "created_at",
-    "kind",
-    "action",
-    "actor",
-    "request_id",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "customer_ref",
-    "channel",
-    "data",
-    "record_hash",
-    "seal_seq",
-)
+# What a regulator needs to recompute each record hash and find its seal.
+COLUMNS = ("seq", *HASHED_FIELDS, "record_hash", "seal_seq")
 FORMATS = ("csv", "jsonl")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
