@@ -59,3 +59,23 @@ def integration_services():
         yield app
     finally:
         app.conf.task_always_eager = True
+
+
+@pytest.fixture(scope="module")
+def ledger_allows_live_server_flush():
+    """A live server's database is emptied after each test, which the ledger's triggers
+    refuse: drop them for the flush only. Browser tests use it module-wide."""
+    from django.db import connections
+    from django.test import TransactionTestCase
+
+    from ledger.testing import ledger_triggers_dropped
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self):
+        with ledger_triggers_dropped(connections["default"]):
+            original(self)
+
+    TransactionTestCase._fixture_teardown = teardown
+    yield
+    TransactionTestCase._fixture_teardown = original

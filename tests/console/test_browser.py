@@ -10,35 +10,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connections
-from django.test import TransactionTestCase
 
-from ledger.testing import ledger_triggers_dropped
 from tests.console.browser import Browser, find_chromium
 from tests.console.conftest import build_bank
 from tests.factories import UserFactory
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless smoke test: no Chromium found (apt-get install -y chromium)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="headless smoke test: no Chromium found (apt-get install -y chromium)",
+    ),
+    pytest.mark.usefixtures("ledger_allows_live_server_flush"),
+]
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _ledger_allows_live_server_flush():
-    """The live server's database is emptied after each test, which the ledger's triggers
-    refuse: drop them for the flush only."""
-    original = TransactionTestCase._fixture_teardown
-
-    def teardown(self):
-        with ledger_triggers_dropped(connections["default"]):
-            original(self)
-
-    TransactionTestCase._fixture_teardown = teardown
-    yield
-    TransactionTestCase._fixture_teardown = original
 
 
 @pytest.fixture

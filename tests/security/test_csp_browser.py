@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connections
-from django.test import TransactionTestCase
 
-from ledger.testing import ledger_triggers_dropped
 from tests.console.browser import Browser, find_chromium
 from tests.factories import UserFactory
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless CSP test: no Chromium found (apt-get install -y chromium)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="headless CSP test: no Chromium found (apt-get install -y chromium)",
+    ),
+    pytest.mark.usefixtures("ledger_allows_live_server_flush"),
+]
 PASSWORD = "correct horse battery staple"
 # Installed by DevTools before any page script runs, so it sees every violation.
 RECORD_VIOLATIONS = """
@@ -32,21 +32,6 @@ document.addEventListener('securitypolicyviolation', (e) => {
     );
 });
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _ledger_allows_live_server_flush():
-    """The live server's database is emptied after the test, which the ledger's triggers
-    refuse: drop them for the flush only."""
-    original = TransactionTestCase._fixture_teardown
-
-    def teardown(self):
-        with ledger_triggers_dropped(connections["default"]):
-            original(self)
-
-    TransactionTestCase._fixture_teardown = teardown
-    yield
-    TransactionTestCase._fixture_teardown = original
 
 
 @pytest.fixture
