@@ -10,6 +10,7 @@ from django import forms
 from campaigns.choices import CampaignKind
 from campaigns.models import Campaign, ContactPolicy
 from campaigns.services import CAMPAIGN_UPDATABLE
+from campaigns.triggers import DEFAULT_MAX_AGE_HOURS
 from core.channels import OUTBOUND
 from core.choices import Channel
 from core.forms import ConsoleForm, style_fields
@@ -23,6 +24,36 @@ TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 def split_list(text: str) -> list[str]:
     """``a, b c`` -> ``["a", "b", "c"]``: commas, spaces or new lines separate items."""
     return [item for item in text.replace(",", " ").split() if item]
+
+
+def _lines(text: str, what: str) -> list[tuple[int, str, str]]:
+    """``event_type: value`` per line (blank lines and ``#`` comments skipped)."""
+    rows = []
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        event_type, separator, value = line.partition(":")
+        if not separator or not event_type.strip() or not value.strip():
+            raise forms.ValidationError(f"Line {number}: write 'event_type: {what}'.")
+        rows.append((number, event_type.strip(), value.strip()))
+    return rows
+
+
+def format_trigger_conditions(conditions: dict[str, Any] | None) -> dict[str, str]:
+    """The three trigger text fields of the builder from the stored shape."""
+    conditions = conditions or {}
+    return {
+        "trigger_conditions": "\n".join(
+            f"{t}: {c['condition']}" for t, c in conditions.items() if c.get("condition")
+        ),
+        "trigger_pages": "\n".join(
+            f"{t}: {', '.join(c['pages'])}" for t, c in conditions.items() if c.get("pages")
+        ),
+        "trigger_max_age_hours": "\n".join(
+            f"{t}: {c['max_age_hours']}" for t, c in conditions.items() if c.get("max_age_hours")
+        ),
+    }
 
 
 class CampaignForm(ConsoleForm):
@@ -40,6 +71,28 @@ class CampaignForm(ConsoleForm):
     trigger_event_types = forms.CharField(
         required=False,
         help_text="Real-time campaigns: the event types that fire them, comma separated.",
+    )
+    trigger_conditions = forms.CharField(
+        required=False,
+        label="Trigger conditions",
+        widget=forms.Textarea(attrs={"rows": 2, "class": "rule", "spellcheck": "false"}),
+        help_text="One line per trigger event: event_type: condition on its payload, e.g. "
+        'card_transaction: merchant_category in ("fuel") and amount > 0. '
+        "No line = every event of that type.",
+    )
+    trigger_pages = forms.CharField(
+        required=False,
+        label="Trigger pages",
+        widget=forms.Textarea(attrs={"rows": 1, "spellcheck": "false"}),
+        help_text="event_type: page patterns matched against the payload's page, e.g. "
+        "page_view: /loans/*, /mortgages/*",
+    )
+    trigger_max_age_hours = forms.CharField(
+        required=False,
+        label="Maximum event age (hours)",
+        widget=forms.Textarea(attrs={"rows": 1, "spellcheck": "false"}),
+        help_text=f"event_type: hours; older events fire nothing (default "
+        f"{DEFAULT_MAX_AGE_HOURS}; journeys: hours after the wait ended).",
     )
     absence_event_type = forms.CharField(
         required=False,
@@ -77,6 +130,7 @@ class CampaignForm(ConsoleForm):
             initial = {name: getattr(instance, name) for name in ("code", "kind", *self.UPDATABLE)}
             initial["channels"] = ", ".join(instance.channels or [])
             initial["trigger_event_types"] = ", ".join(instance.trigger_event_types or [])
+            initial.update(format_trigger_conditions(instance.trigger_conditions))
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.instance = instance
@@ -94,6 +148,42 @@ class CampaignForm(ConsoleForm):
 
     def clean_trigger_event_types(self) -> list[str]:
         return split_list(self.cleaned_data.get("trigger_event_types", ""))
+
+    def clean(self) -> dict[str, Any]:
+        """The three trigger text fields become the service's ``trigger_conditions``;
+        the service checks conditions, pages and ages and names what is wrong."""
+        cleaned = super().clean() or {}
+        entries: dict[str, dict[str, Any]] = {}
+        fields = (
+            ("trigger_conditions", "condition"),
+            ("trigger_pages", "/page/*, /other/*"),
+            ("trigger_max_age_hours", "hours"),
+        )
+        for name, what in fields:
+            try:
+                rows = _lines(cleaned.get(name) or "", what)
+            except forms.ValidationError as error:
+                self.add_error(name, error)
+                continue
+            for number, event_type, text in rows:
+                entry = entries.setdefault(event_type, {})
+                if name == "trigger_conditions":
+                    if "condition" in entry:
+                        self.add_error(
+                            name, f"Line {number}: {event_type} has a condition already."
+                        )
+                    entry["condition"] = text
+                elif name == "trigger_pages":
+                    entry.setdefault("pages", []).extend(split_list(text))
+                else:
+                    try:
+                        entry["max_age_hours"] = int(text.removesuffix("h").strip())
+                    except ValueError:
+                        self.add_error(
+                            name, f"Line {number}: {text!r} is not a whole number of hours."
+                        )
+        cleaned["trigger_conditions"] = entries
+        return cleaned
 
     def changes(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.UPDATABLE}

@@ -26,6 +26,9 @@ class Campaign(models.Model):
     ends_at = models.DateTimeField(null=True, blank=True)
     audience_rule = models.TextField(blank=True, help_text="Rule language; empty = everyone.")
     trigger_event_types = models.JSONField(default=list, blank=True)
+    # Per trigger event type, what the event must be to fire the campaign: a condition
+    # on its payload, page patterns, a maximum age (``campaigns.triggers``).
+    trigger_conditions = models.JSONField(default=dict, blank=True)
     # Journeys that continue: fire when `absence_event_type` has not followed a trigger
     # event within `absence_days`.
     absence_event_type = models.CharField(max_length=64, blank=True)

@@ -36,6 +36,7 @@ from campaigns.selectors import (
     targeting_is_approved,
     targeting_payload,
 )
+from campaigns.triggers import normalised_trigger_conditions
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.prechecks import (
@@ -70,6 +71,7 @@ CAMPAIGN_UPDATABLE = frozenset(
         "ends_at",
         "audience_rule",
         "trigger_event_types",
+        "trigger_conditions",
         "absence_event_type",
         "absence_days",
         "schedule",
@@ -182,6 +184,12 @@ def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:
         errors["trigger_event_types"] = ["must be a list of event types"]
     elif campaign.kind == CampaignKind.REALTIME and not triggers:
         errors["trigger_event_types"] = ["a real-time campaign needs at least one trigger event"]
+    else:
+        conditions, problems = normalised_trigger_conditions(campaign.trigger_conditions, triggers)
+        if problems:
+            errors["trigger_conditions"] = problems
+        else:
+            campaign.trigger_conditions = conditions
     if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
         errors["ends_at"] = ["must be after starts_at"]
     try:
@@ -240,6 +248,7 @@ def campaign_create(
     ends_at: datetime.datetime | None = None,
     audience_rule: str = "",
     trigger_event_types: list[str] | None = None,
+    trigger_conditions: Mapping[str, Any] | None = None,
     absence_event_type: str = "",
     absence_days: int | None = None,
     schedule: str = "",
@@ -249,7 +258,11 @@ def campaign_create(
     priority: int = 0,
     shadow_mode: bool = False,
 ) -> Campaign:
-    """A new campaign in draft, targeting version 1."""
+    """A new campaign in draft, targeting version 1.
+
+    ``trigger_conditions``: per trigger event type, a condition on the payload, page
+    patterns and a maximum age (``campaigns.triggers``); validated, conditions parsed.
+    """
     if kind not in CampaignKind.values:
         raise ValidationFailed(
             "The campaign is not valid.",
@@ -267,6 +280,7 @@ def campaign_create(
             ends_at=ends_at,
             audience_rule=audience_rule or "",
             trigger_event_types=list(trigger_event_types or []),
+            trigger_conditions=trigger_conditions if trigger_conditions is not None else {},
             absence_event_type=absence_event_type,
             absence_days=absence_days,
             schedule=schedule,
@@ -315,10 +329,15 @@ def campaign_update(
         if campaign.status in FINISHED:
             raise Conflict(f"Campaign {campaign.code} is {campaign.status}.")
         before = targeting_payload(campaign)
+        conditions_before = campaign.trigger_conditions
         changes: dict[str, list[Any]] = {}
         for name, value in data.items():
             field = campaign._meta.get_field(name)
-            if value is not None and name not in ("channels", "trigger_event_types"):
+            if value is not None and name not in (
+                "channels",
+                "trigger_event_types",
+                "trigger_conditions",
+            ):
                 try:
                     value = field.to_python(value)
                 except ValidationError as exc:
@@ -330,6 +349,11 @@ def campaign_update(
                 setattr(campaign, name, value)
         offer_list = [item.offer for item in inputs] if inputs is not None else _offers_of(campaign)
         _validate(campaign, offer_list)
+        # compared in their stored shape (defaults dropped), as _validate left them
+        if campaign.trigger_conditions == conditions_before:
+            changes.pop("trigger_conditions", None)
+        elif "trigger_conditions" in changes:
+            changes["trigger_conditions"] = [conditions_before, campaign.trigger_conditions]
         if inputs is not None:
             _set_offers(campaign, inputs)
         after = targeting_payload(campaign)

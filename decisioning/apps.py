@@ -8,7 +8,10 @@ class DecisioningConfig(AppConfig):
     def ready(self) -> None:
         # Compliance pre-checks read rule fields with the engine's own parser; compliance
         # sits below decisioning, so the parser is handed down rather than imported up.
+        from campaigns.triggers import register_condition_parser
         from compliance.prechecks import register_rule_parser
-        from decisioning.engine import parse_rule
+        from decisioning.engine import parse_payload_rule, parse_rule
 
         register_rule_parser(parse_rule)
+        # Campaign trigger conditions are rules over an event's payload, handed down too.
+        register_condition_parser(parse_payload_rule)

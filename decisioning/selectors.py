@@ -14,15 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignRun
 from compliance import selectors as compliance_selectors
 from compliance.models import Consent, DoNotContact, ErasureRequest, SuppressionEntry
 from core.paging import KeysetPage, keyset_by_time
 from customers.models import Customer, Event, Holding, IdentityLink
 from customers.pseudonyms import pseudonym_for
+from decisioning.engine.reasons import TRIGGER_OUTCOMES
 from decisioning.filtersets import DecisionFilterSet
 from decisioning.models import Contact, Decision, Message, Override, Response
 from offers.models import Product
@@ -205,9 +206,9 @@ def customer_360(*, external_id: str) -> Customer360 | None:
         # Joined with the customer: no query of its own.
         do_not_contact=getattr(customer, "do_not_contact", None),
         suppressions=suppressions,
-        events=Event.objects.filter(customer=customer)
-        .defer("payload", "customer_ref")
-        .order_by("-occurred_at")[:CUSTOMER_ROWS],
+        events=_with_trigger_refusal(
+            Event.objects.filter(customer=customer).defer("payload", "customer_ref")
+        ).order_by("-occurred_at")[:CUSTOMER_ROWS],
         decisions=decisions,
         messages_sent=Message.objects.filter(customer=customer)
         .select_related("offer", "campaign", "content")
@@ -222,6 +223,19 @@ def customer_360(*, external_id: str) -> Customer360 | None:
             Q(customer=customer) | Q(customer_ref=customer.pseudonym)
         ).order_by("-requested_at"),
         now=now,
+    )
+
+
+def _with_trigger_refusal(events: QuerySet[Event]) -> QuerySet[Event]:
+    """Each event with ``trigger_refusal``: why a campaign's trigger refused it (too old,
+    in the future, condition not met), or None; ``trigger_refused_by``: that campaign's
+    code. In the events' own query."""
+    refusals = Decision.objects.filter(
+        event=OuterRef("pk"), outcome_reason__in=TRIGGER_OUTCOMES
+    ).order_by("campaign__code")
+    return events.annotate(
+        trigger_refusal=Subquery(refusals.values("outcome_reason")[:1]),
+        trigger_refused_by=Subquery(refusals.values("campaign__code")[:1]),
     )
 
 
@@ -301,3 +315,8 @@ def campaign_get(*, pk: int) -> Campaign | None:
 def message_channel(*, message_id: uuid.UUID | str) -> str | None:
     """The channel of an outbound message, or None when there is no such message."""
     return Message.objects.filter(pk=message_id).values_list("channel", flat=True).first()
+
+
+def run_get(*, pk: int) -> CampaignRun | None:
+    """A batch run with its campaign, or None."""
+    return CampaignRun.objects.select_related("campaign").filter(pk=pk).first()

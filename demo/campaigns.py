@@ -1,5 +1,9 @@
-"""The demo bank's campaigns: one real-time campaign per trigger, two journeys that
+"""The demo bank's campaigns: one real-time campaign per trigger, three journeys that
 fire on an absent follow-up event, a weekly batch and an inbound next best offer.
+
+Triggers read the signal: the fuel campaign fires on purchases at fuel merchants only
+(a condition on the card transaction's payload), the loan-page journey on visits to
+``/loans/*`` pages (a page pattern).
 
 Every campaign is running, its targeting approved under
 ``campaigns.selectors.targeting_hash``, the hash the campaign services check.
@@ -7,8 +11,9 @@ Every campaign is running, its targeting approved under
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from campaigns.choices import CampaignKind
 from core.choices import Channel
@@ -16,6 +21,11 @@ from core.choices import Channel
 OUTBOUND_PREFERENCE: tuple[str, ...] = (Channel.PUSH, Channel.EMAIL, Channel.SMS)
 SERVICE_CONTROL_PCT = Decimal("5")
 SALES_CONTROL_PCT = Decimal("10")
+# What a fuel purchase is: a card payment (not a refund) at a fuel merchant.
+FUEL_PURCHASE = 'merchant_category in ("fuel") and amount > 0'
+LOAN_PAGES = ("/loans/*",)
+# The journeys that came before trigger conditions keep their week of lateness.
+JOURNEY_LATENESS_HOURS = 7 * 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,8 @@ class CampaignDef:
     control_group_pct: Decimal = SALES_CONTROL_PCT
     audience_rule: str = ""
     trigger_event_types: tuple[str, ...] = ()
+    # Per trigger event type: condition, pages, max_age_hours (``campaigns.triggers``).
+    trigger_conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
     absence_event_type: str = ""
     absence_days: int | None = None
     schedule: str = ""
@@ -74,6 +86,7 @@ CAMPAIGNS: tuple[CampaignDef, ...] = (
         OUTBOUND_PREFERENCE,
         audience_rule='not holds("FUEL_CARD")',
         trigger_event_types=("card_transaction",),
+        trigger_conditions={"card_transaction": {"condition": FUEL_PURCHASE}},
         per_customer_cap=3,
         priority=40,
     ),
@@ -110,6 +123,7 @@ CAMPAIGNS: tuple[CampaignDef, ...] = (
         (Channel.PUSH, Channel.SMS, Channel.EMAIL),
         control_group_pct=SERVICE_CONTROL_PCT,
         trigger_event_types=("card_issued",),
+        trigger_conditions={"card_issued": {"max_age_hours": JOURNEY_LATENESS_HOURS}},
         absence_event_type="card_activated",
         absence_days=7,
         per_customer_cap=2,
@@ -124,10 +138,27 @@ CAMPAIGNS: tuple[CampaignDef, ...] = (
         _offers("FIRST_USE_CASHBACK"),
         OUTBOUND_PREFERENCE,
         trigger_event_types=("account_opened",),
+        trigger_conditions={"account_opened": {"max_age_hours": JOURNEY_LATENESS_HOURS}},
         absence_event_type="card_transaction",
         absence_days=14,
         per_customer_cap=1,
         priority=30,
+    ),
+    CampaignDef(
+        "JOURNEY_LOAN_PAGE",
+        "Loan page visited, no application in 3 days",
+        "Journey: a customer who looked at a loan page and has not applied within 3 days "
+        "gets a personal loan follow-up on their best channel.",
+        CampaignKind.REALTIME,
+        _offers("PERSONAL_LOAN_RATE"),
+        (Channel.PUSH, Channel.EMAIL),
+        audience_rule='risk_band != "high"',
+        trigger_event_types=("page_view",),
+        trigger_conditions={"page_view": {"pages": list(LOAN_PAGES)}},
+        absence_event_type="loan_application",
+        absence_days=3,
+        per_customer_cap=1,
+        priority=45,
     ),
     CampaignDef(
         "BATCH_WEEKLY_CROSS_SELL",

@@ -285,6 +285,7 @@ def install_campaigns(
             starts_at=starts_at,
             audience_rule=spec.audience_rule,
             trigger_event_types=list(spec.trigger_event_types),
+            trigger_conditions=spec.trigger_conditions,
             absence_event_type=spec.absence_event_type,
             absence_days=spec.absence_days,
             schedule=spec.schedule,

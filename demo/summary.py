@@ -15,6 +15,7 @@ from core.models import ApiClient
 from customers.models import Customer, Holding
 from decisioning.choices import Outcome
 from decisioning.models import Response
+from demo.activity import triggers_at_work
 from demo.catalog import BANK_NAME
 from demo.people import DEMO_LOGINS, api_client_name
 from demo.seed import SeedResult
@@ -96,6 +97,7 @@ def format_bank_summary(
         f"  Consents granted: {_breakdown(summary.consents_granted, Channel.values)}"
         f" (global opt-outs {summary.global_opt_outs:,}, do-not-contact {summary.do_not_contact:,})",
         f"  Responses:  {responses:,} ({_breakdown(summary.responses_by_outcome, Outcome.values)})",
+        triggers_at_work(),
         "",
         "API clients (one per channel; send Authorization: Token <key>):",
     ]

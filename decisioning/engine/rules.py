@@ -279,10 +279,12 @@ Node = Const | Compare | InList | Holds | HoldsFamily | Not | And | Or
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, payload: bool = False) -> None:
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
+        # Payload rules name the event's payload keys: any name, typed by its value.
+        self.payload = payload
 
     @property
     def token(self) -> Token:
@@ -376,6 +378,12 @@ class _Parser:
 
     def parse_function(self) -> Node:
         name = self.advance()
+        if self.payload:
+            raise RuleError(
+                f"expected a payload field at position {name.position}, found {name.text}(), "
+                "which reads the customer, not the event (put it in the audience rule)",
+                name.position,
+            )
         self.expect("(", f"'(' after {name.text}")
         what = "a quoted product code" if name.text == "holds" else "a quoted product family"
         argument = self.expect("string", what)
@@ -400,6 +408,8 @@ class _Parser:
     def parse_field(self) -> tuple[str, FieldType | None, Token]:
         token = self.advance()
         name = token.text
+        if self.payload:
+            return name, None, token
         if name in FIELDS:
             return name, FIELDS[name], token
         if is_attribute(name) and ATTRIBUTE_NAME.match(attribute_key(name)):
@@ -796,6 +806,129 @@ def parse_rule(text: str) -> Rule:
     return Rule(_Parser(text).parse())
 
 
+# --- rules over an event's payload ------------------------------------------------------------
+
+PayloadEvaluator = Callable[[Mapping[str, Any]], bool]
+
+
+def _payload_getter(name: str, kind: FieldType) -> Callable[[Mapping[str, Any]], Any]:
+    path = tuple(name.split("."))
+
+    def get(payload: Mapping[str, Any]) -> Any:
+        value: Any = payload
+        for key in path:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(key)
+        return coerce(value, kind)
+
+    return get
+
+
+def _compile_payload(node: Node) -> PayloadEvaluator:
+    if isinstance(node, Const):
+        constant = node.value
+        return lambda payload: constant
+    if isinstance(node, Compare):
+        get = _payload_getter(node.field, node.kind)
+        compare = _PY_OPS[node.op]
+        literal = node.value
+
+        def evaluate_compare(payload: Mapping[str, Any]) -> bool:
+            value = get(payload)
+            return value is not None and compare(value, literal)
+
+        return evaluate_compare
+    if isinstance(node, InList):
+        get = _payload_getter(node.field, node.kind)
+        members = frozenset(node.values)
+        negated = node.negated
+
+        def evaluate_in(payload: Mapping[str, Any]) -> bool:
+            value = get(payload)
+            return value is not None and ((value in members) != negated)
+
+        return evaluate_in
+    if isinstance(node, Not):
+        child = _compile_payload(node.child)
+        return lambda payload: not child(payload)
+    if isinstance(node, And | Or):
+        children = tuple(_compile_payload(child) for child in node.children)
+        if isinstance(node, And):
+            return lambda payload: all(child(payload) for child in children)
+        return lambda payload: any(child(payload) for child in children)
+    raise TypeError(f"a payload rule cannot hold {type(node).__name__}")  # parser refuses it
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadRule:
+    """A rule over an event's payload (a trigger condition), e.g.
+    ``merchant_category in ("fuel") and amount >= 50``.
+
+    The language is the customer rules' one, over payload keys instead of customer
+    fields: any name is a key (``a.b`` reads ``payload["a"]["b"]``), typed by the value
+    it is compared with; ``holds(...)`` and ``holds_family(...)`` read the customer and
+    are refused. A key that is missing or of another type makes its comparisons false
+    (``!=`` and ``not in`` included), exactly as for customer attributes.
+    """
+
+    root: Node
+    _evaluate: PayloadEvaluator = field(init=False, repr=False, compare=False, hash=False)
+    _text: str = field(init=False, repr=False, compare=False, hash=False)
+    _fields: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_evaluate", _compile_payload(self.root))
+        object.__setattr__(self, "_text", _to_text(self.root))
+        object.__setattr__(
+            self,
+            "_fields",
+            frozenset(n.field for n in _walk(self.root) if isinstance(n, Compare | InList)),
+        )
+
+    @property
+    def always_true(self) -> bool:
+        return isinstance(self.root, Const) and self.root.value
+
+    def evaluate(self, payload: Mapping[str, Any]) -> bool:
+        """True when the payload matches; a payload that is not a mapping matches nothing
+        but the empty rule."""
+        if not isinstance(payload, Mapping):
+            return self.always_true
+        return self._evaluate(payload)
+
+    def fields(self) -> frozenset[str]:
+        """The payload keys the rule reads, e.g. ``{"merchant_category", "amount"}``."""
+        return self._fields
+
+    def to_text(self) -> str:
+        """Canonical text: ``parse_payload_rule(rule.to_text()) == rule``."""
+        return self._text
+
+    def __str__(self) -> str:
+        return self._text
+
+
+PAYLOAD_ALWAYS = PayloadRule(Const(True))
+
+
+def parse_payload_rule(text: str) -> PayloadRule:
+    """Parse and type-check a condition on an event's payload; blank text always matches.
+
+    Raises ``RuleError`` (with the 0-based ``position``) for syntax and type errors;
+    unknown key names are allowed, since payloads vary by event type.
+    """
+    if not isinstance(text, str):
+        raise RuleError(f"expected rule text, found {type(text).__name__}", 0)
+    if len(text) > MAX_RULE_LENGTH:
+        raise RuleError(
+            f"expected at most {MAX_RULE_LENGTH} characters at position {MAX_RULE_LENGTH}, "
+            f"found {len(text)}",
+            MAX_RULE_LENGTH,
+        )
+    return PayloadRule(_Parser(text, payload=True).parse())
+
+
 def protected_fields_used(rule: Rule) -> frozenset[str]:
     """Protected attributes (``PROTECTED_ATTRIBUTES``) the rule reads, e.g. for credit offers."""
     return frozenset(name for name in rule.fields() if is_protected(name))
@@ -803,10 +936,13 @@ def protected_fields_used(rule: Rule) -> frozenset[str]:
 
 __all__ = [
     "ALWAYS",
+    "PAYLOAD_ALWAYS",
     "PROTECTED_ATTRIBUTES",
     "ColumnSource",
+    "PayloadRule",
     "Rule",
     "RuleError",
+    "parse_payload_rule",
     "parse_rule",
     "protected_fields_used",
 ]

@@ -6,8 +6,12 @@
   ``(accepted + 1) / (presented + 20)``, i.e. 5% before any history;
 - value: the offer's value, or its product's expected annual value;
 - lever: the offer's business priority;
-- context_weight: ``trigger_weights[event_type]`` when the triggering event is relevant
-  to the offer, 1.0 otherwise.
+- context_weight: how relevant the signal is to the offer, from the offer's trigger
+  weights: ``trigger_weights[event_type]`` for the triggering (or inbound context) event
+  type, and ``trigger_weights[pattern]`` for each page pattern (a key starting with
+  ``/``, see ``pages``) the customer's page matches; the largest of those that apply,
+  1.0 when none does. ``ScoreFactors.context`` names the one that gave it
+  (``event card_transaction``, ``page /loans/* (/loans/personal)``).
 
 The products are taken in that order, so scalar and vectorised scores are the same
 floating-point operations.
@@ -23,6 +27,7 @@ import numpy as np
 
 from .features import ScalarFeature, compile_feature, feature_column, parse_feature
 from .fields import is_protected
+from .pages import is_page_pattern, page_matches
 from .rules import ColumnSource
 from .types import CustomerContext, ModelSpec, OfferSpec
 
@@ -40,6 +45,8 @@ class ScoreFactors(NamedTuple):
     context_weight: float
     source: str = "prior"  # "model" or "prior"
     model_version: str | None = None
+    # What gave the context weight ("event card_transaction", "page /loans/*"); None at 1.0
+    context: str | None = None
 
     @property
     def score(self) -> float:
@@ -119,10 +126,26 @@ class ModelEvaluator:
             return sigmoid_array(self.spec.calibration_a * z + self.spec.calibration_b)
 
 
-def context_weight(offer: OfferSpec, event_type: str | None) -> float:
-    if event_type is None:
-        return 1.0
-    return float(offer.trigger_weights.get(event_type, 1.0))
+def context_factor(
+    offer: OfferSpec, event_type: str | None, page: str | None = None
+) -> tuple[float, str | None]:
+    """The offer's context weight for this signal and what gave it (see the module
+    docstring); ``page`` is a path (``pages.page_path``)."""
+    weights = offer.trigger_weights
+    best: tuple[float, str | None] = (1.0, None)
+    found = False
+    if event_type is not None and event_type in weights:
+        best, found = (float(weights[event_type]), f"event {event_type}"), True
+    if page is not None:
+        for key, weight in weights.items():
+            better = not found or float(weight) > best[0]
+            if better and is_page_pattern(key) and page_matches(key, page):
+                best, found = (float(weight), f"page {key} ({page})"), True
+    return best
+
+
+def context_weight(offer: OfferSpec, event_type: str | None, page: str | None = None) -> float:
+    return context_factor(offer, event_type, page)[0]
 
 
 def protected_features(names: Sequence[str]) -> tuple[str, ...]:

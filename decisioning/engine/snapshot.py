@@ -158,6 +158,14 @@ def _plan_campaign(
             raise ValueError(f"campaign {campaign.code}: unknown channel {channel!r}")
     if not 0 <= campaign.control_group_pct <= 100:
         raise ValueError(f"campaign {campaign.code}: control_group_pct must be within 0-100")
+    for event_type, trigger in campaign.triggers.items():
+        if event_type not in campaign.trigger_event_types or trigger.event_type != event_type:
+            raise ValueError(
+                f"campaign {campaign.code}: a trigger for {event_type!r}, which is not one of "
+                "its trigger event types"
+            )
+        if trigger.max_age.total_seconds() <= 0:
+            raise ValueError(f"campaign {campaign.code}: {event_type} max_age must be positive")
     by_arm: dict[str, dict[str, OfferPlan]] = {}
     weights: dict[str, float] = {}
     for entry in campaign.offers:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from customers.models import Event, Holding
 from decisioning.models import Decision, Message
@@ -14,12 +16,16 @@ from tests.factories import CustomerFactory, IdentityLinkFactory
 
 pytestmark = pytest.mark.django_db
 
+# A trigger fires on events at most 24 hours old, processed on the real clock: the
+# events sent here are a minute old (and the same in every body, for the duplicates).
+FRESH = (timezone.now() - datetime.timedelta(minutes=1)).replace(microsecond=0).isoformat()
+
 
 def event(event_id="E-1", **extra):
     body = {
         "event_id": event_id,
         "type": "payment_failed",
-        "occurred_at": "2026-01-05T10:00:00+01:00",
+        "occurred_at": FRESH,
         "customer": {"external_id": "C123"},
         "channel": "mobile_app",
         "payload": {"amount": 42.5},

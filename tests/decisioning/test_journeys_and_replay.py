@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from customers.models import Event
 from decisioning.decisions.inbound import decide_inbound
@@ -77,7 +78,9 @@ def test_the_trigger_event_itself_does_not_fire_a_journey_campaign(
             actor="api:t",
             event_id="issued-now",
             type="card_issued",
-            occurred_at=NOW,
+            # processed on the real clock: an event of "now" (an old one is refused, and
+            # its refusal recorded, tests/decisioning/test_triggers.py)
+            occurred_at=timezone.now(),
             customer={"external_id": customer.external_id},
         )
     assert not Decision.objects.filter(campaign=journey).exists()

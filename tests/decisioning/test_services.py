@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from core.exceptions import Conflict, ValidationFailed
 from customers.models import Event
@@ -16,6 +17,9 @@ from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
 pytestmark = pytest.mark.django_db
 
 NOON = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
+# Signals are processed on the real clock, and a trigger fires on events at most 24 hours
+# old (tests/decisioning/test_triggers.py): the events here are a minute old.
+FRESH = timezone.now().replace(microsecond=0) - datetime.timedelta(minutes=1)
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +39,7 @@ def _ingest(customer, event_id="E-1", type="payment_failed", **extra):
         actor="api:test",
         event_id=event_id,
         type=type,
-        occurred_at=NOON - datetime.timedelta(minutes=1),
+        occurred_at=FRESH,
         customer={"external_id": customer.external_id},
         **extra,
     )
@@ -128,7 +132,7 @@ def test_unresolved_event_is_kept_and_processed_once_its_identity_appears(
             actor="api:test",
             event_id="E-late",
             type="payment_failed",
-            occurred_at=NOON,
+            occurred_at=timezone.now(),
             customer=ref,
         )
     assert ingested.event.status == "unresolved"

@@ -157,6 +157,7 @@ def test_journeys_fire_on_an_absent_follow_up_event(seeded_bank):
     assert journeys == {
         ("card_issued", "card_activated"): 7,
         ("account_opened", "card_transaction"): 14,
+        ("page_view", "loan_application"): 3,
     }
 
 
