@@ -6,8 +6,9 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignRun
+from campaigns.models import Campaign, CampaignRun, CampaignRunChunk
 from core.channels import OUTBOUND_CHANNELS
 from core.choices import Channel
 from customers.models import Customer, Event
@@ -123,6 +124,9 @@ class Message(models.Model):
     deliver_after = models.DateTimeField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     leased_by = models.CharField(max_length=150, blank=True)
+    # A new id on every lease: an ack names the lease it answers, so a holder whose lease
+    # expired (and was taken by another) can never overwrite the newer holder's outcome.
+    lease_id = models.UUIDField(null=True, blank=True)
     lease_count = models.PositiveIntegerField(default=0)
     provider_ref = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
@@ -204,6 +208,37 @@ class Contact(models.Model):
         return f"{self.offer_id} to {self.customer_id} on {self.channel}"
 
 
+class OwedAction(models.Model):
+    """A service action no outbound channel could reach the customer on.
+
+    It is shown on the customer's next inbound decision (where the offer has approved
+    content for that channel and a fresh check passes) until ``expires_at``.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="owed_actions")
+    message = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="owed")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="owed_actions")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="owed_actions")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    shown_decision = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="owed_shown"
+    )
+    shown_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["customer", "expires_at"],
+                name="owed_open_idx",
+                condition=Q(shown_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} owed to {self.customer_id}"
+
+
 class Response(models.Model):
     response_id = models.CharField(max_length=128, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="responses")
@@ -258,3 +293,45 @@ class Override(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.decision_id} by {self.agent_id}"
+
+
+# --- the outbox: work the database holds until it is done (decisioning/outbox.py) ---------
+
+
+class EventOutbox(models.Model):
+    """An accepted event not yet seen processed: written in the transaction that accepts
+    the event, so a lost enqueue (broker down, Redis restarted, a task that gave up) is
+    found by the sweeper and enqueued again; the sweeper deletes it once processed."""
+
+    event = models.OneToOneField(
+        Event, primary_key=True, on_delete=models.CASCADE, related_name="outbox"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # The last time it was handed to the queue (or tried to be).
+    dispatched_at = models.DateTimeField(default=timezone.now)
+    dispatches = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["dispatched_at"], name="event_outbox_due_idx")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id}: {self.dispatches} dispatch(es)"
+
+
+class ChunkDispatch(models.Model):
+    """Where a batch run's chunk stands in the queue: last enqueued, last claimed by a
+    worker, and how many attempts failed (a deterministic error, or a worker that claimed
+    it and never finished) with the last reason."""
+
+    chunk = models.OneToOneField(
+        CampaignRunChunk, primary_key=True, on_delete=models.CASCADE, related_name="dispatch"
+    )
+    dispatched_at = models.DateTimeField(default=timezone.now)
+    dispatches = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"chunk {self.chunk_id}: {self.attempts} attempt(s), {self.failures} failed"

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from core.exceptions import ApplicationError
 from customers.models import Customer
+from demo import seams
 from demo.people import DEMO_LOGINS
 from demo.progress import progress_bar
 from demo.seed import SeedOptions, SeedResult, seed_demo_bank
@@ -241,6 +242,7 @@ def decisions_summary(ctx: DemoContext) -> None:
         "outbound messages: "
         + ", ".join(f"{m['channel']} {m['status']} {m['n']:,}" for m in queued)
     )
+    lines.append(seams.owed_line())
     ctx.report("Decisions", lines)
 
 
@@ -274,9 +276,13 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("Run the weekly batch campaign", run_weekly_batch),
     DemoStep("Replay an hour of channel signals through the real-time campaigns", replay_signals),
     DemoStep(
+        "Channel gateways lease their queues through the send-time rulebook", seams.lease_queues
+    ),
+    DemoStep(
         "Decide for customers present at branches, contact centre, app and web", present_customers
     ),
     DemoStep("Summarise the decisions", decisions_summary),
+    DemoStep("A customer asks to be forgotten", seams.forget_a_customer),
     DemoStep("Seal and verify the audit ledger", verify_audit),
 ]
 

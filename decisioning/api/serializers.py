@@ -79,7 +79,9 @@ class DecisionContextSerializer(serializers.Serializer):
     page = text(
         200,
         required=False,
-        help_text="The page or screen the customer is on (accepted; not used by the engine yet).",
+        help_text="The page or screen the customer is on, e.g. /loans/personal (a URL's path "
+        "is used; query and fragment are ignored): offers whose trigger weights name a "
+        "matching page pattern (/loans/*) get that context weight.",
     )
 
 
@@ -234,6 +236,10 @@ class LeasedMessageSerializer(serializers.Serializer):
     content_version = serializers.IntegerField(min_value=1)
     decision_id = serializers.UUIDField()
     lease_expires_at = serializers.DateTimeField()
+    lease_id = serializers.UUIDField(
+        help_text="Addition: this lease's id. Send it back in the ack: an ack naming an "
+        "older lease of the message (one that expired and was leased again) is 409."
+    )
 
     def to_representation(self, leased) -> dict[str, Any]:
         message: Message = leased.message
@@ -252,6 +258,7 @@ class LeasedMessageSerializer(serializers.Serializer):
             "content_version": content.version,
             "decision_id": str(message.decision_id),
             "lease_expires_at": _iso(message.lease_expires_at),
+            "lease_id": str(message.lease_id),
         }
 
 
@@ -267,6 +274,12 @@ class AckInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[MessageStatus.DELIVERED, MessageStatus.FAILED])
     provider_ref = text(200, blank=True, required=False, default="")
     error = text(4000, blank=True, required=False, default="")
+    lease_id = StrictUUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Addition: the lease this ack answers (from the lease answer). Without it "
+        "the ack is taken for the current lease only while that lease has not expired.",
+    )
 
 
 class AckSerializer(serializers.Serializer):

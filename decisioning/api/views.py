@@ -124,6 +124,7 @@ class DecisionCreateView(ApiView):
             customer=resolution.customer,
             channel=data["channel"],
             event_type=context.get("event_type"),
+            page=context.get("page"),
             max_offers=data.get("max_offers"),
             identity=resolution,
         )
@@ -200,7 +201,8 @@ class MessageAckView(ApiView):
         description=(
             "Channel clients, for the message's channel. Repeating the same ack is "
             "harmless (200, `duplicate: true`); acking a message that is not leased "
-            "(cancelled, never leased, or acked with the other status) is 409."
+            "(cancelled, never leased, or acked with the other status) is 409, and so is "
+            "an ack whose `lease_id` names an older lease of the message (addition)."
         ),
         request=AckInputSerializer,
         responses={200: AckSerializer, **errors(*WRITE, 404, 409)},
@@ -218,6 +220,7 @@ class MessageAckView(ApiView):
             status=data["status"],
             provider_ref=data["provider_ref"],
             error=data["error"],
+            lease_id=data.get("lease_id"),
         )
         return Response(AckSerializer(result).data)
 

@@ -9,10 +9,14 @@ catalog version, so a decision pays one read for everything it needs besides the
 from __future__ import annotations
 
 import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection
 
 from compliance.choices import ConsentChannel, ConsentStatus
@@ -21,6 +25,7 @@ from decisioning.engine.types import (
     ContactRecord,
     CustomerContext,
     EventRecord,
+    OwedRecord,
     PolicySpec,
     SuppressionSpec,
 )
@@ -101,76 +106,123 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def load_context_and_version(
-    customer: Customer,
+class _Customer:
+    """How the subqueries name the customer: a parameter (one customer) or the outer
+    row's id (a batch)."""
+
+    def __init__(self, customer_id: int | None = None) -> None:
+        self.customer_id = customer_id
+
+    def ref(self, sql: _Sql, text: str, *params: Any) -> _Sql:
+        """Append ``text`` with each ``{cid}`` replaced by the customer reference."""
+        if self.customer_id is None:
+            return sql.add(text.replace("{cid}", "cu.id"), *params)
+        rest = list(params)
+        for index, piece in enumerate(text.split("{cid}")):
+            if index:
+                sql.add("%s", self.customer_id)
+            count = piece.count("%s")
+            sql.add(piece, *rest[:count])
+            del rest[:count]
+        return sql
+
+
+def _context_columns(
+    sql: _Sql,
+    who: _Customer,
     *,
     now: datetime,
     policy: PolicySpec,
-    longest_offer_cooldown: int = 0,
-    capped_campaign_ids: frozenset[int] = frozenset(),
-    exclude_decision_id: Any = None,
-) -> tuple[CustomerContext, int]:
-    """The engine's view of one customer, and the catalog version, in one query."""
-    cid = customer.pk
+    longest_offer_cooldown: int,
+    capped_campaign_ids: frozenset[int],
+    exclude: list[Any],
+    provenance: int = 0,
+) -> None:
+    """Holdings, consents, do-not-contact, suppressions, contacts, hardship events and owed
+    actions: one JSON-aggregated subquery each, appended to the select list.
+
+    ``provenance`` > 0 (send time): each contact also carries its decision and its message's
+    status, creation time and id, so the caller can leave some out per message; the
+    fatigue window then reads that many more sales releases to make up for them."""
     since = now - timedelta(days=history_window_days(policy, longest_offer_cooldown))
-    exclude = (
-        None
-        if exclude_decision_id is None
-        else Decision._meta.pk.get_db_prep_value(exclude_decision_id, connection)
-    )
-    sql = _Sql()
-    sql.add("SELECT (SELECT version FROM compliance_catalogversion WHERE id = 1)")
-    sql.add(
+    who.ref(
+        sql,
         f", (SELECT {_agg('product_code')} FROM customers_holding"
-        " WHERE customer_id = %s AND closed_at IS NULL)",
-        cid,
+        " WHERE customer_id = {cid} AND closed_at IS NULL)",
     )
-    sql.add(
-        f", (SELECT {_agg('channel, status')} FROM compliance_consent WHERE customer_id = %s)", cid
+    who.ref(
+        sql,
+        f", (SELECT {_agg('channel, status')} FROM compliance_consent WHERE customer_id = {{cid}})",
     )
-    sql.add(", EXISTS(SELECT 1 FROM compliance_donotcontact WHERE customer_id = %s)", cid)
-    sql.add(
+    who.ref(sql, ", EXISTS(SELECT 1 FROM compliance_donotcontact WHERE customer_id = {cid})")
+    who.ref(
+        sql,
         f", (SELECT {_agg('scope, value, until, reason')} FROM compliance_suppressionentry"
-        " WHERE customer_id = %s AND (until IS NULL OR until > %s))",
-        cid,
+        " WHERE customer_id = {cid} AND (until IS NULL OR until > %s))",
         _when(now),
     )
     # Contacts: everything inside the policy windows, the last N sales releases however
     # old (fatigue), and every release of campaigns with a per-customer cap.
-    sql.add(
-        f", (SELECT {_agg('o.code, c.product_code, c.family, c.campaign_id, c.channel, c.kind, c.released_at, c.outcome, c.outcome_at')}"
-        " FROM decisioning_contact c JOIN offers_offer o ON o.id = c.offer_id"
-        " WHERE c.customer_id = %s AND c.cancelled = %s",
-        cid,
+    columns = "o.code, c.product_code, c.family, c.campaign_id, c.channel, c.kind, c.released_at, c.outcome, c.outcome_at"
+    joins = " JOIN offers_offer o ON o.id = c.offer_id"
+    if provenance:
+        columns += ", c.decision_id, m.status, m.created_at, m.id"
+        joins += " LEFT JOIN decisioning_message m ON m.id = c.message_id"
+    who.ref(
+        sql,
+        f", (SELECT {_agg(columns)} FROM decisioning_contact c{joins}"
+        " WHERE c.customer_id = {cid} AND c.cancelled = %s",
         False,
     )
-    if exclude is not None:
-        sql.add(" AND c.decision_id <> %s", exclude)
+    if exclude:
+        sql.add(" AND c.decision_id NOT IN ").in_list(exclude)
     sql.add(" AND (c.released_at >= %s OR c.outcome_at >= %s", _when(since), _when(since))
-    sql.add(" OR c.id IN (SELECT l.id FROM decisioning_contact l WHERE l.customer_id = %s", cid)
+    who.ref(sql, " OR c.id IN (SELECT l.id FROM decisioning_contact l WHERE l.customer_id = {cid}")
     sql.add(" AND l.cancelled = %s AND l.kind = 'sales'", False)
-    if exclude is not None:
-        sql.add(" AND l.decision_id <> %s", exclude)
-    sql.add(" ORDER BY l.released_at DESC LIMIT %s)", policy.fatigue_ignored_in_row)
+    if exclude:
+        sql.add(" AND l.decision_id NOT IN ").in_list(exclude)
+    sql.add(" ORDER BY l.released_at DESC LIMIT %s)", policy.fatigue_ignored_in_row + provenance)
     sql.add(" OR c.campaign_id IN ").in_list(sorted(capped_campaign_ids)).add("))")
-    sql.add(
-        f", (SELECT {_agg('type, occurred_at')} FROM customers_event WHERE customer_id = %s"
+    who.ref(
+        sql,
+        f", (SELECT {_agg('type, occurred_at')} FROM customers_event WHERE customer_id = {{cid}}"
         " AND occurred_at >= %s AND type IN ",
-        cid,
         _when(now - timedelta(days=policy.hardship_days)),
     )
     sql.in_list(sorted(policy.hardship_event_types)).add(")")
+    # identity links a channel may deliver to: deterministic, or confident enough
+    who.ref(
+        sql,
+        f", (SELECT {_agg('type')} FROM customers_identitylink WHERE customer_id = {{cid}}"
+        " AND type IN ('device_id', 'email', 'phone')"
+        " AND (method = 'deterministic' OR confidence >= %s))",
+        settings.IDENTITY_MIN_CONFIDENCE,
+    )
+    who.ref(
+        sql,
+        f", (SELECT {_agg('w.id, w.campaign_id, o.code')} FROM decisioning_owedaction w"
+        " JOIN offers_offer o ON o.id = w.offer_id"
+        " WHERE w.customer_id = {cid} AND w.shown_at IS NULL AND w.expires_at > %s)",
+        _when(now),
+    )
 
-    with connection.cursor() as cursor:
-        cursor.execute("".join(sql.text), sql.params)
-        version, holdings, consents, dnc, suppressions, contacts, events = cursor.fetchone()
 
-    def rows(value: Any) -> list[list[Any]]:
-        return json.loads(value) if isinstance(value, str) else value
+def _rows(value: Any) -> list[list[Any]]:
+    return json.loads(value) if isinstance(value, str) else value
 
+
+def _context(
+    customer: Customer,
+    now: datetime,
+    columns: tuple[Any, ...],
+    contact_rows: list[list[Any]] | None = None,
+) -> CustomerContext:
+    holdings, consents, dnc, suppressions, contacts, events, links, owed = columns
+    if contact_rows is None:
+        contact_rows = _rows(contacts)
     consent_map: dict[str, bool] = {}
     global_opt_out = False
-    for channel, status in rows(consents):
+    for channel, status in _rows(consents):
         if channel == ConsentChannel.ALL:
             global_opt_out = status == ConsentStatus.REVOKED
         else:
@@ -188,17 +240,15 @@ def load_context_and_version(
                 outcome=outcome or None,
                 outcome_at=_parse_time(outcome_at),
             )
-            for offer, product, family, campaign_id, channel, kind, released_at, outcome, outcome_at in rows(
-                contacts
-            )
+            for offer, product, family, campaign_id, channel, kind, released_at, outcome, outcome_at, *_ in contact_rows
         ),
         key=lambda record: record.released_at,
     )
     today = local_today(customer, now)
     attributes = customer.attributes if isinstance(customer.attributes, dict) else {}
     segment = attributes.get("segment")
-    context = CustomerContext(
-        customer_id=cid,
+    return CustomerContext(
+        customer_id=customer.pk,
         external_id=customer.external_id,
         age=age_on(customer.birth_date, today),
         tenure_months=months_between(customer.customer_since, today),
@@ -211,22 +261,134 @@ def load_context_and_version(
         has_email=bool(customer.email),
         has_phone=bool(customer.phone),
         attributes=attributes,
-        holdings=frozenset(code for (code,) in rows(holdings)),
+        holdings=frozenset(code for (code,) in _rows(holdings)),
         consents=consent_map,
         global_opt_out=global_opt_out,
         do_not_contact=bool(dnc),
         erased=customer.erased_at is not None,
         suppressions=tuple(
             SuppressionSpec(scope=scope, value=value, until=_parse_time(until), reason=reason)
-            for scope, value, until, reason in rows(suppressions)
+            for scope, value, until, reason in _rows(suppressions)
         ),
         contact_history=tuple(history),
         recent_events=tuple(
             EventRecord(type=event_type, occurred_at=_parse_time(occurred_at))
-            for event_type, occurred_at in rows(events)
+            for event_type, occurred_at in _rows(events)
+        ),
+        owed=tuple(
+            OwedRecord(ref=str(ref), campaign_id=campaign_id, offer_code=code)
+            for ref, campaign_id, code in _rows(owed)
+        ),
+        addresses=frozenset(
+            [name for name in ("email", "phone") if getattr(customer, name)]
+            + [kind for (kind,) in _rows(links)]
         ),
     )
-    return context, version
+
+
+def _decision_ids(values: list[Any]) -> list[Any]:
+    field = Decision._meta.pk
+    return [field.get_db_prep_value(value, connection) for value in values]
+
+
+def load_context_and_version(
+    customer: Customer,
+    *,
+    now: datetime,
+    policy: PolicySpec,
+    longest_offer_cooldown: int = 0,
+    capped_campaign_ids: frozenset[int] = frozenset(),
+    exclude_decision_id: Any = None,
+) -> tuple[CustomerContext, int]:
+    """The engine's view of one customer, and the catalog version, in one query."""
+    sql = _Sql()
+    sql.add("SELECT (SELECT version FROM compliance_catalogversion WHERE id = 1)")
+    _context_columns(
+        sql,
+        _Customer(customer.pk),
+        now=now,
+        policy=policy,
+        longest_offer_cooldown=longest_offer_cooldown,
+        capped_campaign_ids=capped_campaign_ids,
+        exclude=_decision_ids([exclude_decision_id] if exclude_decision_id is not None else []),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("".join(sql.text), sql.params)
+        version, *columns = cursor.fetchone()
+    return _context(customer, now, tuple(columns)), version
+
+
+class Pending(Protocol):
+    """A queued message as send time sees it (``decisioning.models.Message``)."""
+
+    pk: Any
+    customer: Customer
+    customer_id: int
+    decision_id: Any
+    created_at: datetime
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    return None if value is None else value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _sent_before(message: Pending) -> Callable[[list[Any]], bool]:
+    """Which contact rows count for ``message`` at send time: not its own decision's, and
+    not those of messages still queued behind it (each queued message then sees only those
+    ahead of it, so two equal messages never cancel each other and never both go)."""
+    own_decision = _as_uuid(message.decision_id)
+    own_key = (message.created_at, str(_as_uuid(message.pk)))
+
+    def counts(row: list[Any]) -> bool:
+        decision_id, status, created_at, message_id = row[-4:]
+        if _as_uuid(decision_id) == own_decision:
+            return False
+        if status != "queued":
+            return True
+        return (_parse_time(created_at), str(_as_uuid(message_id))) < own_key
+
+    return counts
+
+
+def load_send_contexts(
+    messages: Sequence[Pending],
+    *,
+    now: datetime,
+    policy: PolicySpec,
+    longest_offer_cooldown: int = 0,
+    capped_campaign_ids: frozenset[int] = frozenset(),
+) -> dict[Any, CustomerContext]:
+    """Each queued message's customer context at send time, for a batch, in one query.
+
+    A message's context leaves out its own decision and the messages still queued behind it
+    (``_sent_before``); what was released, handed out or queued ahead of it counts."""
+    if not messages:
+        return {}
+    customers = {message.customer_id: message.customer for message in messages}
+    per_customer = max(Counter(m.customer_id for m in messages).values())
+    sql = _Sql()
+    sql.add("SELECT cu.id")
+    _context_columns(
+        sql,
+        _Customer(),
+        now=now,
+        policy=policy,
+        longest_offer_cooldown=longest_offer_cooldown,
+        capped_campaign_ids=capped_campaign_ids,
+        exclude=[],
+        provenance=per_customer,
+    )
+    sql.add(" FROM customers_customer cu WHERE cu.id IN ").in_list(sorted(customers))
+    with connection.cursor() as cursor:
+        cursor.execute("".join(sql.text), sql.params)
+        found = {cid: tuple(columns) for cid, *columns in cursor.fetchall()}
+    contexts = {}
+    for message in messages:
+        columns = found[message.customer_id]
+        counts = _sent_before(message)
+        rows = [row for row in _rows(columns[4]) if counts(row)]
+        contexts[message.pk] = _context(customers[message.customer_id], now, columns, rows)
+    return contexts
 
 
 def load_context(

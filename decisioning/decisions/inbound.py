@@ -11,6 +11,7 @@ from django.utils import timezone
 from core.actors import actor_name
 from core.channels import INBOUND
 from core.exceptions import Unprocessable, ValidationFailed
+from core.metrics import timed_decision
 from customers.identity import Resolution
 from customers.models import Customer
 from decisioning import engine
@@ -96,17 +97,24 @@ def engine_zone():
     return ZoneInfo(settings.BANK_TIME_ZONE)
 
 
+@timed_decision("inbound")
 def decide_inbound(
     *,
     actor: Any,
     customer: Customer,
     channel: str,
     event_type: str | None = None,
+    page: str | None = None,
     max_offers: int | None = None,
     identity: Resolution | None = None,
     now: datetime | None = None,
 ) -> Decision:
-    """Next best offers for a customer present on an inbound channel, released now."""
+    """Next best offers for a customer present on an inbound channel, released now.
+
+    ``event_type`` and ``page`` are the request's context: offers whose trigger weights
+    name the event type, or a page pattern the page matches (``engine.pages``), get that
+    context weight, recorded in their score factors.
+    """
     if channel not in INBOUND:
         raise ValidationFailed(
             "Decisions are asked for inbound channels only.",
@@ -126,6 +134,7 @@ def decide_inbound(
         now=now,
         channel=channel,
         event_type=event_type,
+        page=page,
         max_offers=max_offers,
         campaign_volume_today=volume_today(loaded, [plan.id for plan in plans], now),
     )

@@ -21,12 +21,14 @@ from django.utils import timezone
 from campaigns.choices import CampaignKind, CampaignStatus
 from campaigns.models import Campaign, ContactPolicy
 from campaigns.selectors import active_contact_policy
+from campaigns.triggers import trigger_settings
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
 from compliance.versioning import current_catalog_version
 from core.channels import INBOUND, OUTBOUND
+from core.metrics import snapshot_rebuilt
 from decisioning.choices import ModelStatus, Outcome
-from decisioning.engine import RuleError, parse_rule
+from decisioning.engine import RuleError, parse_payload_rule, parse_rule
 from decisioning.engine.snapshot import Snapshot, build_snapshot
 from decisioning.engine.types import (
     CampaignOffer,
@@ -36,6 +38,7 @@ from decisioning.engine.types import (
     OfferSpec,
     PolicySpec,
     ProductSpec,
+    TriggerSpec,
 )
 from decisioning.models import PropensityModel, Response
 from offers.choices import OfferStatus
@@ -51,6 +54,7 @@ SHADOW_STATUSES = (
     CampaignStatus.APPROVED,
 )
 NEVER = parse_rule("false")
+NEVER_FIRES = parse_payload_rule("false")
 # The status an offer has in the snapshot while the targeting on its row is not an
 # approved version: the engine treats it as not active (reason ``offer_not_active``) and
 # releases nothing under it.
@@ -83,6 +87,33 @@ def _rule(text: str, what: str):
         # their back: never release on a rule nobody can read.
         logger.error("%s has an unreadable rule (%s); it matches no one", what, exc)
         return NEVER
+
+
+def trigger_specs(campaign: Campaign) -> dict[str, TriggerSpec]:
+    """Every trigger event type of the campaign with its condition, pages and maximum
+    age (``campaigns.triggers``; defaults filled in)."""
+    specs: dict[str, TriggerSpec] = {}
+    for event_type in campaign.trigger_event_types or ():
+        condition_text, pages, hours = trigger_settings(campaign.trigger_conditions, event_type)
+        try:
+            condition = parse_payload_rule(condition_text)
+        except RuleError as exc:
+            # Services validate conditions before saving: a row edited behind their back
+            # fires on nothing rather than on everything.
+            logger.error(
+                "campaign %s: the %s trigger condition is unreadable (%s); it fires on nothing",
+                campaign.code,
+                event_type,
+                exc,
+            )
+            condition = NEVER_FIRES
+        specs[event_type] = TriggerSpec(
+            event_type=event_type,
+            condition=condition,
+            pages=pages,
+            max_age=timedelta(hours=hours),
+        )
+    return specs
 
 
 def policy_spec(policy: ContactPolicy) -> PolicySpec:
@@ -158,6 +189,7 @@ def build(
     nothing: how a simulation evaluates a draft with the same engine code.
     """
     now = now or timezone.now()
+    snapshot_rebuilt()
     catalog_version = current_catalog_version()
     campaigns = list(
         Campaign.objects.filter(
@@ -259,6 +291,7 @@ def build(
             ),
             audience=_rule(campaign.audience_rule, f"campaign {campaign.code}"),
             trigger_event_types=frozenset(campaign.trigger_event_types or ()),
+            triggers=trigger_specs(campaign),
             channels=_deliverable_channels(campaign),
             control_group_pct=float(campaign.control_group_pct),
             daily_volume_limit=campaign.daily_volume_limit,

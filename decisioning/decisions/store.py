@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from core.channels import OUTBOUND
+from core.metrics import decision_stored
 from customers.identity import Resolution
 from customers.models import Customer, Event
 from decisioning import engine
@@ -21,8 +22,9 @@ from decisioning.decisions.released import (
     stored_suppressed,
 )
 from decisioning.decisions.snapshots import LoadedSnapshot
-from decisioning.models import Contact, Decision, Message
+from decisioning.models import Contact, Decision, Message, OwedAction
 from ledger.choices import AuditKind
+from ledger.models import AuditRecord
 from ledger.services import audit_many, build_record
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,8 @@ def decision_store(
                         at=now,
                     )
                 )
+            if result.owed_shown:
+                records += _owed_shown(result, decision, customer, requested_by)
             audit_many(records)
     except IntegrityError:
         # The same signal decided concurrently (retry, duplicate delivery): keep theirs.
@@ -169,7 +173,47 @@ def decision_store(
         if existing is None:
             raise
         return StoredDecision(existing, tuple(existing.messages.all()), created=False)
+    transaction.on_commit(
+        lambda: decision_stored(
+            mode=mode, outcome=result.outcome, released=result.offers, suppressed=result.suppressed
+        )
+    )
     return StoredDecision(decision, tuple(messages), created=True)
+
+
+def _owed_shown(
+    result: engine.Decision, decision: Decision, customer: Customer, actor: str
+) -> list[AuditRecord]:
+    """Mark the owed service actions this inbound decision released as shown."""
+    now = result.decided_at
+    owed = list(
+        OwedAction.objects.filter(pk__in=result.owed_shown, shown_at__isnull=True).values_list(
+            "pk", "message_id", "offer__code"
+        )
+    )
+    OwedAction.objects.filter(pk__in=[pk for pk, _, _ in owed]).update(
+        shown_at=now, shown_decision=decision
+    )
+    return [
+        build_record(
+            kind=AuditKind.MESSAGE,
+            action="owed_action_shown",
+            actor=actor,
+            object_type="decision",
+            object_id=decision.pk,
+            object_repr=offer_code,
+            customer_ref=customer.pseudonym,
+            channel=result.channel or "",
+            data={
+                "owed_action_id": pk,
+                "message_id": str(message_id),
+                "decision_id": str(decision.pk),
+                "offer_code": offer_code,
+            },
+            at=now,
+        )
+        for pk, message_id, offer_code in owed
+    ]
 
 
 def _existing_decision(*, event, campaign_id, run_id, customer) -> Decision | None:

@@ -52,7 +52,14 @@ from .fields import FIELDS, PROTECTED_ATTRIBUTES
 from .policy import Verdict
 from .reasons import *  # noqa: F403  (the reason code constants)
 from .replay import ReplayDiff, compare
-from .rules import Rule, RuleError, parse_rule, protected_fields_used
+from .rules import (
+    PayloadRule,
+    Rule,
+    RuleError,
+    parse_payload_rule,
+    parse_rule,
+    protected_fields_used,
+)
 from .scoring import ScoreFactors, likelihood_band
 from .simulate import SimulationReport, summarize
 from .snapshot import Snapshot, build_snapshot
@@ -69,6 +76,8 @@ from .types import (
     PolicySpec,
     ProductSpec,
     SuppressionSpec,
+    TriggerEvent,
+    TriggerSpec,
 )
 
 __all__ = [
@@ -77,6 +86,7 @@ __all__ = [
     "decide_batch",
     "build_snapshot",
     "parse_rule",
+    "parse_payload_rule",
     "protected_fields_used",
     "compare",
     "summarize",
@@ -93,6 +103,8 @@ __all__ = [
     "PolicySpec",
     "ModelSpec",
     "SuppressionSpec",
+    "TriggerSpec",
+    "TriggerEvent",
     "ContactRecord",
     "EventRecord",
     "CustomerContext",
@@ -119,6 +131,7 @@ __all__ = [
     "SimulationReport",
     # rules and constants
     "Rule",
+    "PayloadRule",
     "RuleError",
     "FIELDS",
     "PROTECTED_ATTRIBUTES",

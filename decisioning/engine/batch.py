@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
-from core.channels import ALL_CHANNELS, EXPLICIT_CONSENT
+from core.channels import ALL_CHANNELS, CONTACT_FIELD, EXPLICIT_CONSENT
 
 from . import reasons as r
 from .columns import AttributeColumn, BoolColumn, Column, NumberColumn, StringColumn
@@ -229,6 +229,9 @@ class CustomerBatch:
     events: EventLog
     suppressions: SuppressionLog
     external_ids: tuple[str, ...] | None = None
+    # bool per contact field (email, phone, device_id): the customer can be reached there;
+    # a field not given is not checked (``CustomerContext.addresses``)
+    addresses: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -251,6 +254,7 @@ class CustomerBatch:
         events: EventLog | None = None,
         suppressions: SuppressionLog | None = None,
         external_ids: Sequence[str] | None = None,
+        addresses: Mapping[str, np.ndarray | Sequence[bool]] = EMPTY,
     ) -> CustomerBatch:
         """Build a batch from arrays.
 
@@ -297,6 +301,7 @@ class CustomerBatch:
             events=events or EventLog.from_records(()),
             suppressions=suppressions or SuppressionLog.from_records(()),
             external_ids=tuple(external_ids) if external_ids is not None else None,
+            addresses={name: flags(values) for name, values in addresses.items()},
         )
 
     @classmethod
@@ -347,6 +352,12 @@ class CustomerBatch:
                 (i, s) for i, c in enumerate(contexts) for s in c.suppressions
             ),
             external_ids=[c.external_id for c in contexts],
+            addresses={
+                name: [c.addresses is None or name in c.addresses for c in contexts]
+                for name in sorted(set(CONTACT_FIELD.values()))
+            }
+            if any(c.addresses is not None for c in contexts)
+            else EMPTY,
         )
 
     def take(self, start: int, stop: int) -> CustomerBatch:
@@ -365,6 +376,7 @@ class CustomerBatch:
             events=self.events.take(start, stop),
             suppressions=self.suppressions.take(start, stop),
             external_ids=self.external_ids[start:stop] if self.external_ids is not None else None,
+            addresses={name: values[start:stop] for name, values in self.addresses.items()},
         )
 
     def source(self, product_family: Mapping[str, str]) -> BatchSource:
@@ -765,6 +777,12 @@ class _Chunk:
                 self.consent[k] = name not in EXPLICIT_CONSENT
             else:
                 self.consent[k] = recorded == 1 if name in EXPLICIT_CONSENT else recorded != -1
+        # an address for each channel that delivers to one (unknown: reachable)
+        self.reachable = np.ones((n_channels, n), dtype=bool)
+        for k, name in enumerate(channels):
+            known = batch.addresses.get(CONTACT_FIELD.get(name, ""))
+            if known is not None:
+                self.reachable[k] = known
 
 
 _P = np.int8(r.PASSED)
@@ -960,6 +978,11 @@ def _no_channel(run: _Run, stage: _Stage) -> None:
 @channel_batch_stage(r.NO_CONSENT)
 def _no_consent(run: _Run, stage: _Stage, k: int) -> None:
     stage.customers(~run.chunk.consent[k], run.campaign.sales)
+
+
+@channel_batch_stage(r.NO_CONTACT)
+def _no_contact(run: _Run, stage: _Stage, k: int) -> None:
+    stage.customers(~run.chunk.reachable[k], run.campaign.sales)
 
 
 @channel_batch_stage(r.CHANNEL_SUPPRESSED)

@@ -33,6 +33,7 @@ from .decision import (
     Suppressed,
 )
 from .hashing import in_control, pick_arm
+from .pages import page_path
 from .policy import (
     CAMPAIGN,
     CANDIDATE_GROUPS,
@@ -48,9 +49,11 @@ from .policy import (
     deferral,
     policy_summary,
 )
-from .scoring import ScoreFactors, context_weight
+from .scoring import ScoreFactors, context_factor
+from .sendtime import owed_plan, recheck_state
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
 from .timeutil import require_aware
+from .triggers import fires
 from .types import MODES, CustomerContext, DecisionRequest
 
 Verdicts = tuple[Verdict, ...]
@@ -386,18 +389,22 @@ def campaigns_for(snapshot: Snapshot, request: DecisionRequest) -> tuple[Campaig
         plans = snapshot.realtime_by_event.get(request.event_type or "", ())
     if request.campaign_ids is not None:
         plans = tuple(plan for plan in plans if plan.id in request.campaign_ids)
+    if request.event is not None:
+        # a trigger reads the signal: its age, page and payload (``triggers``)
+        plans = tuple(plan for plan in plans if fires(plan.campaign, request))
     return plans
 
 
 class _Scorer:
     """Score factors of one decision: one model evaluation per product."""
 
-    __slots__ = ("cache", "event_type", "snapshot", "state")
+    __slots__ = ("cache", "event_type", "page", "snapshot", "state")
 
-    def __init__(self, snapshot: Snapshot, state: CustomerState, event_type: str | None) -> None:
+    def __init__(self, snapshot: Snapshot, state: CustomerState, request: DecisionRequest) -> None:
         self.snapshot = snapshot
         self.state = state
-        self.event_type = event_type
+        self.event_type = request.event_type
+        self.page = page_path(request.page)
         self.cache: dict[str, tuple[float, str]] = {}
 
     def factors(self, plan: OfferPlan) -> ScoreFactors:
@@ -413,13 +420,15 @@ class _Scorer:
                     evaluator.spec.version,
                 )
             (propensity, version), source = found, "model"
+        weight, context = context_factor(plan.offer, self.event_type, self.page)
         return ScoreFactors(
             propensity=propensity,
             value=plan.value,
             lever=plan.lever,
-            context_weight=context_weight(plan.offer, self.event_type),
+            context_weight=weight,
             source=source,
             model_version=version,
+            context=context,
         )
 
 
@@ -548,6 +557,8 @@ def _release_notes(
             else "propensity from the offer's smoothed acceptance rate (Beta(1, 19) prior)"
         ),
     ]
+    if factors.context is not None:
+        notes.append(f"context weight {factors.context_weight:g} from {factors.context}")
     if survivor.promoted:
         events = ", ".join(sorted(survivor.plan.relief & state.hardship))
         notes.append(f"service action promoted after hardship event: {events}")
@@ -605,13 +616,72 @@ def _outcome(candidates: Sequence[CandidateTrace]) -> str:
     return r.STAGES[max(staged)] if staged else r.NO_CANDIDATES
 
 
+OWED_NOTE = "owed service action: no outbound channel could reach the customer"
+
+
+def _owed(
+    snapshot: Snapshot,
+    customer: CustomerContext,
+    request: DecisionRequest,
+    state: CustomerState,
+    scorer: _Scorer,
+    released: list[ReleasedOffer],
+) -> tuple[str, ...]:
+    """Service actions owed to a customer present inbound: each released (appended to
+    ``released``) when the send-time rulebook lets it out on this channel."""
+    if request.mode != "inbound" or not customer.owed:
+        return ()
+    channel = request.channel or ""
+    shown: list[str] = []
+    offered = {offer.offer_code for offer in released}
+    for owed in customer.owed:
+        if owed.offer_code in offered:
+            shown.append(owed.ref)
+            continue
+        verdict = recheck_state(
+            snapshot,
+            state,
+            campaign_id=owed.campaign_id,
+            offer_code=owed.offer_code,
+            channel=channel,
+        )
+        plan = owed_plan(snapshot, owed.campaign_id, owed.offer_code)
+        if not verdict.leases or plan is None:
+            continue
+        campaign = snapshot.plans[owed.campaign_id]
+        factors = scorer.factors(plan)
+        notes = [OWED_NOTE]
+        if verdict.exempt:
+            notes.append(f"service action exempt from: {', '.join(verdict.exempt)}")
+        released.append(
+            ReleasedOffer(
+                rank=len(released) + 1,
+                offer_code=plan.code,
+                product_code=plan.product_code,
+                family=plan.family,
+                kind=plan.offer.kind,
+                campaign_id=campaign.id,
+                campaign_code=campaign.code,
+                channel=channel,
+                content=plan.offer.contents[channel],
+                score=factors.score,
+                factors=factors,
+                reasons=tuple(notes),
+                arm=plan.entry.arm,
+            )
+        )
+        offered.add(plan.code)
+        shown.append(owed.ref)
+    return tuple(shown)
+
+
 def decide(snapshot: Snapshot, customer: CustomerContext, request: DecisionRequest) -> Decision:
     """Decide the next best offers for one customer (see the module docstring)."""
     _validate(request)
     state = CustomerState(snapshot, customer, request)
     max_offers = request.max_offers or snapshot.policy.max_offers_default
     memo = _Memo(state, snapshot)
-    scorer = _Scorer(snapshot, state, request.event_type)
+    scorer = _Scorer(snapshot, state, request)
     customer_id = customer.customer_id
 
     # candidates: a final trace with the verdict that removed it, or a survivor
@@ -664,6 +734,8 @@ def decide(snapshot: Snapshot, customer: CustomerContext, request: DecisionReque
                     for verdict in verdicts
                     if verdict.exempt
                 )
+
+    owed_shown = _owed(snapshot, customer, request, state, scorer, released)
 
     candidates: list[CandidateTrace] = []
     suppressed: list[Suppressed] = []
@@ -719,4 +791,5 @@ def decide(snapshot: Snapshot, customer: CustomerContext, request: DecisionReque
         snapshot_version=snapshot.version,
         model_versions=dict(sorted(model_versions.items())),
         policy=policy_summary(snapshot.policy),
+        owed_shown=owed_shown,
     )

@@ -17,7 +17,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def factors_to_dict(factors: ScoreFactors) -> dict[str, Any]:
-    return {
+    data = {
         "propensity": factors.propensity,
         "value": factors.value,
         "lever": factors.lever,
@@ -25,6 +25,10 @@ def factors_to_dict(factors: ScoreFactors) -> dict[str, Any]:
         "source": factors.source,
         "model_version": factors.model_version,
     }
+    if factors.context is not None:
+        # what gave the context weight: "event loan_calculator_used", "page /loans/*"
+        data["context"] = factors.context
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +231,10 @@ class Decision:
     snapshot_version: str
     model_versions: Mapping[str, str]
     policy: Mapping[str, Any] = field(default_factory=dict)
+    # Event and absence decisions: the campaign trigger's verdict on the event
+    # (``triggers.TriggerVerdict.to_dict``), set by whoever read the event.
+    trigger: Mapping[str, Any] | None = None
+    owed_shown: tuple[str, ...] = ()  # owed service actions released here (their refs)
 
     @property
     def top_offer_code(self) -> str | None:
@@ -240,7 +248,7 @@ class Decision:
         """
         table = VerdictTable()
         candidates = [candidate.to_dict(table) for candidate in self.candidates]
-        return {
+        data = {
             "customer_id": self.customer_id,
             "customer": self.external_id,
             "mode": self.mode,
@@ -261,6 +269,10 @@ class Decision:
             "snapshot_version": self.snapshot_version,
             "model_versions": dict(self.model_versions),
             "policy": dict(self.policy),
+            "owed_shown": list(self.owed_shown),
             "candidates": candidates,
             "verdicts": table.rows,
         }
+        if self.trigger is not None:
+            data["trigger"] = json_safe(dict(self.trigger))
+        return data

@@ -32,7 +32,7 @@ from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from core.channels import EXPLICIT_CONSENT, OUTBOUND
+from core.channels import CONTACT_FIELD, EXPLICIT_CONSENT, OUTBOUND
 
 from . import reasons as r
 from .rules import Rule
@@ -549,6 +549,20 @@ def check_consent(plan: OfferPlan, channel: str, state: CustomerState) -> Verdic
     if not plan.is_sales:
         return _exempt(r.NO_CONSENT, not allowed, detail)
     return Verdict(r.NO_CONSENT, allowed, detail)
+
+
+@channel_check(r.NO_CONTACT, share=lambda plan, channel, state: (channel, plan.is_sales))
+def check_contact(plan: OfferPlan, channel: str, state: CustomerState) -> Verdict:
+    """A channel that delivers to an address (e-mail, phone, device) needs one for the
+    customer. Service actions are exempt: the pre-send gate reroutes them to a channel that
+    reaches the customer, or owes them to the next inbound visit."""
+    contact_field = CONTACT_FIELD.get(channel)
+    addresses = state.customer.addresses
+    reachable = contact_field is None or addresses is None or contact_field in addresses
+    detail: dict[str, Any] = {"channel": channel, "contact_field": contact_field}
+    if not plan.is_sales:
+        return _exempt(r.NO_CONTACT, not reachable, detail)
+    return Verdict(r.NO_CONTACT, reachable, detail)
 
 
 @channel_check(r.CHANNEL_SUPPRESSED, share=lambda plan, channel, state: channel)

@@ -44,10 +44,17 @@ CHANNEL_SUPPRESSED = "channel_suppressed"
 OFFER_COOLDOWN = "offer_cooldown"
 FAMILY_ALREADY_OFFERED = "family_already_offered"
 MAX_OFFERS_REACHED = "max_offers_reached"
+NO_CONTACT = "no_contact"  # no address the channel can deliver to
 
 # --- decision outcomes that are not suppressions -----------------------------------
 RELEASED = "released"
 NO_CANDIDATES = "no_candidates"
+
+# --- a campaign's trigger refused the event (``triggers.py``): nothing was decided ----
+EVENT_TOO_OLD = "event_too_old"
+EVENT_IN_FUTURE = "event_in_future"
+TRIGGER_CONDITION_NOT_MET = "trigger_condition_not_met"
+TRIGGER_OUTCOMES: tuple[str, ...] = (EVENT_IN_FUTURE, EVENT_TOO_OLD, TRIGGER_CONDITION_NOT_MET)
 
 # Candidate-level checks, in the order they are applied.
 CANDIDATE_STAGES: tuple[str, ...] = (
@@ -70,6 +77,7 @@ CANDIDATE_STAGES: tuple[str, ...] = (
 CHANNEL_STAGES: tuple[str, ...] = (
     NO_CHANNEL,
     NO_CONSENT,
+    NO_CONTACT,
     CHANNEL_SUPPRESSED,
     CONTENT_NOT_APPROVED,
     OFFER_COOLDOWN,
@@ -105,6 +113,8 @@ __all__ = [
     "COOLDOWN_AFTER_DECLINE",
     "DO_NOT_CONTACT",
     "ERASED",
+    "EVENT_IN_FUTURE",
+    "EVENT_TOO_OLD",
     "FAMILY_ALREADY_OFFERED",
     "FATIGUE_BACKOFF",
     "FINAL_STAGES",
@@ -118,6 +128,7 @@ __all__ = [
     "NO_CANDIDATES",
     "NO_CHANNEL",
     "NO_CONSENT",
+    "NO_CONTACT",
     "OFFER_COOLDOWN",
     "OFFER_NOT_ACTIVE",
     "OUTCOMES",
@@ -129,5 +140,7 @@ __all__ = [
     "STAGES",
     "STAGE_INDEX",
     "SUPPRESSED",
+    "TRIGGER_CONDITION_NOT_MET",
+    "TRIGGER_OUTCOMES",
     "VOLUME_LIMIT",
 ]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from .rules import ALWAYS, Rule
+from .rules import ALWAYS, PAYLOAD_ALWAYS, PayloadRule, Rule
 
 OfferKind = Literal["sales", "service"]
 SALES: Literal["sales"] = "sales"
@@ -110,6 +110,38 @@ class CampaignOffer:
     weight: float = 1.0
 
 
+# A trigger fires on events at most this old (``TriggerSpec.max_age``) by default...
+DEFAULT_TRIGGER_MAX_AGE = timedelta(hours=24)
+# ...and on events dated at most this far ahead of the decision's clock.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerSpec:
+    """What an event of one type must be for a campaign to fire on it.
+
+    ``condition`` is a rule over the event's payload; ``pages``, when given, are page
+    patterns (``pages``) the payload's ``page`` must match; ``max_age`` is how late the
+    campaign may fire: after the event for a real-time trigger, after the end of the
+    wait for a journey (absence) trigger.
+    """
+
+    event_type: str
+    condition: PayloadRule = PAYLOAD_ALWAYS
+    pages: tuple[str, ...] = ()
+    max_age: timedelta = DEFAULT_TRIGGER_MAX_AGE
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerEvent:
+    """The signal behind an event or absence decision, as the trigger reads it."""
+
+    occurred_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=_empty)
+    # Journeys: the wait the campaign's absence trigger imposes (None for real-time).
+    waited: timedelta | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignSpec:
     id: int
@@ -120,6 +152,9 @@ class CampaignSpec:
     offers: tuple[CampaignOffer, ...] = ()
     audience: Rule = ALWAYS
     trigger_event_types: frozenset[str] = frozenset()
+    # Per trigger event type, its condition, pages and maximum age; a type not named
+    # here fires on every event of it within ``DEFAULT_TRIGGER_MAX_AGE``.
+    triggers: Mapping[str, TriggerSpec] = field(default_factory=_empty)
     channels: tuple[str, ...] = ()  # in order of preference
     control_group_pct: float = 0.0  # 0-100
     daily_volume_limit: int | None = None  # customers released to per day
@@ -198,6 +233,15 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class OwedRecord:
+    """A service action no outbound channel could deliver, owed on the next inbound visit."""
+
+    ref: str  # the owed action's id, so the store can mark it shown
+    campaign_id: int
+    offer_code: str
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerContext:
     """Everything the engine knows about one customer at decision time.
 
@@ -229,6 +273,10 @@ class CustomerContext:
     suppressions: tuple[SuppressionSpec, ...] = ()
     contact_history: tuple[ContactRecord, ...] = ()
     recent_events: tuple[EventRecord, ...] = ()
+    owed: tuple[OwedRecord, ...] = ()  # read for inbound decisions only
+    # the contact fields (``core.channels.CONTACT_FIELD``) the customer can be reached at:
+    # e-mail, phone, a device the bank is sure of; None: not known, so not checked
+    addresses: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +284,11 @@ class DecisionRequest:
     """What is asked: a signal (event), a present customer (inbound) or a batch run.
 
     ``campaign_volume_today`` counts the customers each campaign released to today
-    (for ``daily_volume_limit``).
+    (for ``daily_volume_limit``). ``event`` is the signal's time and payload: given, the
+    campaigns' triggers read it (``triggers.trigger_verdict``); absent (replays, engine
+    tests), triggers match on the event type alone. ``page`` is where the customer is
+    (inbound ``context.page``, or a page_view's payload): offers whose trigger weights
+    name a matching page pattern get that context weight.
     """
 
     mode: Mode
@@ -247,3 +299,5 @@ class DecisionRequest:
     max_offers: int | None = None  # per channel; None = policy default
     campaign_ids: frozenset[int] | None = None  # restrict to these campaigns
     campaign_volume_today: Mapping[int, int] = field(default_factory=_empty)
+    event: TriggerEvent | None = None
+    page: str | None = None

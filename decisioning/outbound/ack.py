@@ -68,10 +68,16 @@ def message_ack(
     status: str,
     provider_ref: str = "",
     error: str = "",
+    lease_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> AckResult:
     """Record delivery (or failure) of a leased message. Repeating the same ack is
     harmless; acking a message that is not out with a channel is a conflict.
+
+    ``lease_id`` names the lease the ack answers: one naming an older lease (it expired and
+    the message was leased again, perhaps to another holder) is a conflict and changes
+    nothing, so a stale holder never overwrites the newer holder's outcome. Without it the
+    ack is taken for the current lease (clients built before lease ids).
 
     A failed delivery marks the contact row cancelled: the customer never saw the offer,
     so it does not spend their attention budget.
@@ -90,6 +96,12 @@ def message_ack(
         )
         if message is None:
             raise NotFound("No such message.")
+        if lease_id is not None and message.lease_id != lease_id:
+            raise Conflict(
+                "The ack names an older lease of this message; it was leased again since, "
+                "and only the current lease's holder can acknowledge it.",
+                fields={"lease_id": ["not the message's current lease"]},
+            )
         if message.status == status:
             return AckResult(message, duplicate=True)
         if message.status != MessageStatus.LEASED:
@@ -121,6 +133,7 @@ def message_ack(
                 "provider_ref": free_text(message.provider_ref, kind="provider_ref"),
                 "error": free_text(message.error, kind=error_category(message.error)),
                 "lease_count": message.lease_count,
+                "lease_id": str(message.lease_id) if message.lease_id else None,
             },
             at=now,
         )

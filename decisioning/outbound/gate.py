@@ -1,130 +1,159 @@
-"""The pre-send gate: each message re-checked against the state of the world *now*.
+"""The pre-send gate: each message re-decided, at lease time, by the engine's own rulebook.
 
-==========================  ================================================  =======
-check                       applies to                                        result
-==========================  ================================================  =======
-erased                      every offer                                       cancel
-campaign_not_running        every offer (campaign paused, ended, archived)    cancel
-offer_not_active            every offer (status, validity window)             cancel
-content_not_approved        every offer (approval revoked, text altered)      cancel
-do_not_contact              sales offers (service actions are exempt)         cancel
-global_opt_out              sales offers                                      cancel
-no_consent                  sales offers: outbound channels need a grant      cancel
-suppressed                  every offer: scope all, family, product, offer    cancel
-channel_suppressed          every offer: scope channel                        cancel
-holds_product               sales offers: the customer holds the family       cancel
-cooldown_after_decline      sales offers: product declined within the policy  cancel
-no_contact                  no phone / e-mail / device id for the channel     cancel
-quiet_hours                 policy's quiet channels, customer's time zone     defer
-==========================  ================================================  =======
+Three steps, in order, for every message a channel is about to be handed:
+
+1. **The words are still the approved ones** — the message's content row still has an
+   approved approval for its version and hashes to what was approved
+   (``content_not_approved`` otherwise: approval revoked, or the text altered).
+2. **A fresh decision would still release it** — ``engine.sendtime.recheck`` applies the
+   checks registered in ``engine/policy.py`` (the same functions ``decide`` wires: erasure,
+   offer validity, audience and eligibility under the approved targeting, holdings,
+   hardship protection, do-not-contact, opt-out, suppressions, decline cooldown, fatigue,
+   campaign and frequency caps, consent, channel suppression, approved content, offer
+   cooldown, presented elsewhere) over a fresh customer context and the current snapshot,
+   then quiet hours (``defer``). A paused or ended campaign, or an offer taken out of it,
+   cancels (``campaign_not_running``, ``offer_not_in_campaign``). The context leaves out
+   the message's own decision and the messages still queued behind it: it never counts
+   against itself, and of two equal messages the older goes and the newer is refused.
+3. **There is an address** — deterministic first: the bank's own profile field (e-mail,
+   phone), then deterministic identity links of the channel's contact type, newest first,
+   then probabilistic links at or above ``IDENTITY_MIN_CONFIDENCE``, most confident
+   first. The lease and its audit record say which source, link and confidence were used
+   (never the address itself, which the ledger must not keep).
+
+A **service action** whose channel cannot reach the customer (no address) is not lost:
+it is rerouted to the next outbound channel (registry order) on which the customer has an
+address and the same rulebook lets it out, and failing that it is owed
+(``decisioning.models.OwedAction``) and shown on the customer's next inbound decision.
+A sales offer without an address is cancelled ``no_contact``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, Subquery
 
-from campaigns.choices import CampaignStatus
-from campaigns.selectors import active_contact_policy
-from compliance.choices import ApprovalStatus, ApprovalSubject, ConsentChannel, ConsentStatus
-from compliance.models import ApprovalRequest, Consent, DoNotContact, SuppressionEntry
-from core.channels import CONTACT_FIELD
-from customers.choices import IdentifierType
-from customers.models import Holding, IdentityLink
-from decisioning.choices import Outcome
-from decisioning.engine.timeutil import quiet_hours, zone
-from decisioning.models import Contact, Message
-from offers.choices import OfferKind, OfferStatus
+from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.models import ApprovalRequest
+from core.channels import CONTACT_FIELD, OUTBOUND_CHANNELS
+from customers.choices import LinkMethod
+from customers.models import Customer, IdentityLink
+from decisioning import engine
+from decisioning.decisions.context import load_send_contexts
+from decisioning.decisions.snapshots import LoadedSnapshot, current_snapshot
+from decisioning.engine.sendtime import CANCEL, DEFER, LEASE, SendVerdict, recheck
+from decisioning.models import Message
+from offers.choices import OfferKind
 from offers.content_hash import content_hash_of
-from offers.models import Product
 
-# --- the pre-send gate ----------------------------------------------------------------
+REROUTE = "reroute"  # a service action moved to another outbound channel
+OWE = "owe"  # a service action no outbound channel reaches: shown on the next inbound visit
+NO_CONTACT = "no_contact"
+CONTENT_NOT_APPROVED = "content_not_approved"
+
+# Profile fields that hold a channel's address; others (device ids) live in identity links.
+PROFILE_FIELDS = frozenset({"email", "phone"})
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a channel delivers, and which record it came from."""
+
+    field: str  # the channel's contact field: phone | email | device_id
+    value: str
+    source: str  # "profile" (the bank's own record) or "identity_link"
+    link_id: int | None = None
+    method: str = LinkMethod.DETERMINISTIC
+    confidence: float = 1.0
+
+    def contact(self) -> dict[str, str]:
+        return {self.field: self.value}
+
+    def audit(self) -> dict[str, Any]:
+        """What the ledger keeps of the address: its provenance, never its value."""
+        return {
+            "field": self.field,
+            "source": self.source,
+            "link_id": self.link_id,
+            "method": self.method,
+            "confidence": self.confidence,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class GateState:
-    """What the gate knows about the customers of one batch, read in a few queries."""
+    """What the gate reads for one batch: the snapshot, approvals and identity links."""
 
     now: datetime
-    quiet_start: Any
-    quiet_end: Any
-    quiet_channels: frozenset[str]
-    default_time_zone: str
-    decline_cooldown_days: int
-    consents: dict[int, dict[str, str]]
-    do_not_contact: frozenset[int]
-    suppressions: dict[int, list[SuppressionEntry]]
-    held_families: dict[int, set[str]]
-    declined_products: dict[int, set[str]]
-    devices: dict[int, str]
+    loaded: LoadedSnapshot
     approved_contents: frozenset[int]
+    links: dict[tuple[int, str], list[Address]]  # (customer, contact field) -> best first
+    min_confidence: float
+    contexts: dict[Any, engine.CustomerContext]  # message id -> its send-time context
+
+
+class GateVerdict(NamedTuple):
+    action: str  # lease | cancel | defer | reroute | owe
+    reason: str | None = None
+    deliver_after: datetime | None = None
+    address: Address | None = None
+    channel: str | None = None  # reroute: the channel it moves to
+    detail: dict[str, Any] = {}
+
+
+def _link_order(link: IdentityLink) -> tuple[int, float, float, int]:
+    deterministic = link.method == LinkMethod.DETERMINISTIC
+    return (0 if deterministic else 1, -link.confidence, -link.created_at.timestamp(), -link.pk)
 
 
 def gate_state(messages: list[Message], *, now: datetime) -> GateState:
     customer_ids = sorted({m.customer_id for m in messages})
-    policy = active_contact_policy()
-    consents: dict[int, dict[str, str]] = defaultdict(dict)
-    for customer_id, channel, status in Consent.objects.filter(
-        customer_id__in=customer_ids
-    ).values_list("customer_id", "channel", "status"):
-        consents[customer_id][channel] = status
-    dnc = frozenset(
-        DoNotContact.objects.filter(customer_id__in=customer_ids).values_list(
-            "customer_id", flat=True
+    min_confidence = settings.IDENTITY_MIN_CONFIDENCE
+    links: dict[tuple[int, str], list[Address]] = {}
+    rows = IdentityLink.objects.filter(
+        customer_id__in=customer_ids, type__in=sorted(set(CONTACT_FIELD.values()))
+    ).only("pk", "customer_id", "type", "value", "method", "confidence", "created_at")
+    for link in sorted(rows, key=_link_order):
+        if link.method != LinkMethod.DETERMINISTIC and link.confidence < min_confidence:
+            continue
+        links.setdefault((link.customer_id, link.type), []).append(
+            Address(
+                field=link.type,
+                value=link.value,
+                source="identity_link",
+                link_id=link.pk,
+                method=link.method,
+                confidence=link.confidence,
+            )
         )
-    )
-    suppressions: dict[int, list[SuppressionEntry]] = defaultdict(list)
-    for entry in SuppressionEntry.objects.filter(customer_id__in=customer_ids).filter(
-        Q(until__isnull=True) | Q(until__gt=now)
-    ):
-        suppressions[entry.customer_id].append(entry)
-    held: dict[int, set[str]] = defaultdict(set)
-    family_of = Product.objects.filter(code=OuterRef("product_code")).values("family")[:1]
-    for customer_id, family in (
-        Holding.objects.filter(customer_id__in=customer_ids, closed_at__isnull=True)
-        .annotate(family=Subquery(family_of))
-        .values_list("customer_id", "family")
-    ):
-        if family:
-            held[customer_id].add(family)
-    declined: dict[int, set[str]] = defaultdict(set)
-    start = now - timedelta(days=policy.decline_cooldown_days)
-    for customer_id, product_code in (
-        Contact.objects.filter(
-            customer_id__in=customer_ids, outcome=Outcome.DECLINE, cancelled=False
-        )
-        .filter(Q(outcome_at__gt=start) | Q(outcome_at__isnull=True, released_at__gt=start))
-        .values_list("customer_id", "product_code")
-    ):
-        declined[customer_id].add(product_code)
-    devices: dict[int, str] = {}
-    if any(m.channel == "push" for m in messages):
-        for customer_id, value in (
-            IdentityLink.objects.filter(customer_id__in=customer_ids, type=IdentifierType.DEVICE_ID)
-            .order_by("created_at", "pk")
-            .values_list("customer_id", "value")
-        ):
-            devices[customer_id] = value  # the newest device wins
-    approved = _approved_content_ids(messages)
+    loaded = current_snapshot(now)
     return GateState(
         now=now,
-        quiet_start=policy.quiet_start,
-        quiet_end=policy.quiet_end,
-        quiet_channels=frozenset(policy.quiet_channels or ()),
-        default_time_zone=settings.BANK_TIME_ZONE,
-        decline_cooldown_days=policy.decline_cooldown_days,
-        consents=consents,
-        do_not_contact=dnc,
-        suppressions=suppressions,
-        held_families=held,
-        declined_products=declined,
-        devices=devices,
-        approved_contents=approved,
+        loaded=loaded,
+        approved_contents=_approved_content_ids(messages),
+        links=links,
+        min_confidence=min_confidence,
+        contexts=send_contexts(messages, loaded, now),
+    )
+
+
+def send_contexts(
+    messages: list[Message], loaded: LoadedSnapshot, now: datetime
+) -> dict[Any, engine.CustomerContext]:
+    """Each message's fresh customer context, for the whole batch in one query
+    (``decisions.context.load_send_contexts``)."""
+    snapshot = loaded.engine
+    return load_send_contexts(
+        messages,
+        now=now,
+        policy=snapshot.policy,
+        longest_offer_cooldown=max((o.cooldown_days for o in snapshot.offers.values()), default=0),
+        capped_campaign_ids=frozenset(
+            cid for cid, c in snapshot.campaigns.items() if c.per_customer_cap
+        ),
     )
 
 
@@ -144,80 +173,71 @@ def _approved_content_ids(messages: list[Message]) -> frozenset[int]:
     )
 
 
-def contact_for(message: Message, state: GateState) -> dict[str, str] | None:
-    """Where the channel delivers: sms -> phone, email -> e-mail, push -> device id."""
-    field_name = CONTACT_FIELD[message.channel]
-    customer = message.customer
-    if field_name == "phone":
-        value = customer.phone
-    elif field_name == "email":
-        value = customer.email
-    else:
-        value = state.devices.get(customer.pk, "")
-    return {field_name: value} if value else None
+def address_for(customer: Customer, channel: str, state: GateState) -> Address | None:
+    """The best address of the customer for an outbound channel, or None."""
+    contact_field = CONTACT_FIELD[channel]
+    if contact_field in PROFILE_FIELDS:
+        value = getattr(customer, contact_field)
+        if value:
+            return Address(field=contact_field, value=value, source="profile")
+    found = state.links.get((customer.pk, contact_field))
+    return found[0] if found else None
 
 
-def _in_window(start: datetime | None, end: datetime | None, now: datetime) -> bool:
-    return (start is None or start <= now) and (end is None or now < end)
+def _content_intact(message: Message, state: GateState) -> bool:
+    return message.content_id in state.approved_contents and (
+        content_hash_of(message.content, offer_code=message.offer.code)
+        == message.content.content_hash
+    )
 
 
-def gate(message: Message, state: GateState) -> tuple[str, str | None, datetime | None]:
-    """("lease" | "cancel" | "defer", reason, deliver_after) for one message."""
-    now = state.now
-    customer = message.customer
-    offer = message.offer
-    campaign = message.campaign
-    sales = offer.kind == OfferKind.SALES
-    if customer.erased_at is not None:
-        return "cancel", "erased", None
-    if campaign is not None and (
-        campaign.status != CampaignStatus.RUNNING
-        or not _in_window(campaign.starts_at, campaign.ends_at, now)
-    ):
-        return "cancel", "campaign_not_running", None
-    if offer.status != OfferStatus.ACTIVE or not _in_window(
-        offer.valid_from, offer.valid_until, now
-    ):
-        return "cancel", "offer_not_active", None
-    if message.content_id not in state.approved_contents or (
-        content_hash_of(message.content, offer_code=offer.code) != message.content.content_hash
-    ):
-        # Approval revoked, or the words altered behind the services' back.
-        return "cancel", "content_not_approved", None
-    consents = state.consents.get(customer.pk, {})
-    if sales:
-        if customer.pk in state.do_not_contact:
-            return "cancel", "do_not_contact", None
-        if consents.get(ConsentChannel.ALL) == ConsentStatus.REVOKED:
-            return "cancel", "global_opt_out", None
-        if consents.get(message.channel) != ConsentStatus.GRANTED:
-            return "cancel", "no_consent", None
-    product = offer.product
-    for entry in state.suppressions.get(customer.pk, ()):
-        if entry.scope == "channel":
-            if entry.value == message.channel:
-                return "cancel", "channel_suppressed", None
-        elif (
-            entry.scope == "all"
-            or (entry.scope == "family" and entry.value == product.family)
-            or (entry.scope == "product" and entry.value == product.code)
-            or (entry.scope == "offer" and entry.value == offer.code)
-        ):
-            return "cancel", "suppressed", None
-    if sales:
-        if product.family in state.held_families.get(customer.pk, ()):
-            return "cancel", "holds_product", None
-        if product.code in state.declined_products.get(customer.pk, ()):
-            return "cancel", "cooldown_after_decline", None
-    if contact_for(message, state) is None:
-        return "cancel", "no_contact", None
-    if message.channel in state.quiet_channels:
-        until = quiet_hours(
-            now,
-            zone(customer.time_zone, state.default_time_zone),
-            state.quiet_start,
-            state.quiet_end,
-        )
-        if until is not None:
-            return "defer", "quiet_hours", until
-    return "lease", None, None
+def _recheck(message: Message, channel: str, state: GateState) -> SendVerdict:
+    return recheck(
+        state.loaded.engine,
+        state.contexts[message.pk],
+        campaign_id=message.campaign_id,
+        offer_code=message.offer.code,
+        channel=channel,
+        now=state.now,
+    )
+
+
+def _fallback(message: Message, state: GateState, taken: frozenset[str]) -> GateVerdict:
+    """A service action its channel cannot reach: the next reachable channel, or owed."""
+    for channel in OUTBOUND_CHANNELS:
+        if channel == message.channel or channel in taken:
+            continue
+        address = address_for(message.customer, channel, state)
+        if address is None:
+            continue
+        verdict = _recheck(message, channel, state)
+        if verdict.action in (LEASE, DEFER):
+            return GateVerdict(
+                REROUTE,
+                NO_CONTACT,
+                verdict.deliver_after,
+                address,
+                channel,
+                {"from_channel": message.channel, "to_channel": channel},
+            )
+    return GateVerdict(OWE, NO_CONTACT, detail={"from_channel": message.channel})
+
+
+def gate(message: Message, state: GateState, taken: frozenset[str] = frozenset()) -> GateVerdict:
+    """Lease, cancel (with the reason), defer (until quiet hours end), reroute or owe.
+
+    ``taken``: channels on which the message's decision already has this offer (a reroute
+    never makes a second message there)."""
+    if not _content_intact(message, state):
+        return GateVerdict(CANCEL, CONTENT_NOT_APPROVED)
+    verdict = _recheck(message, message.channel, state)
+    if verdict.action == CANCEL:
+        return GateVerdict(CANCEL, verdict.reason, detail=dict(verdict.detail))
+    address = address_for(message.customer, message.channel, state)
+    if address is None:
+        if message.offer.kind == OfferKind.SERVICE:
+            return _fallback(message, state, taken)
+        return GateVerdict(CANCEL, NO_CONTACT)
+    if verdict.action == DEFER:
+        return GateVerdict(DEFER, verdict.reason, verdict.deliver_after, address)
+    return GateVerdict(LEASE, address=address, detail={"exempt": list(verdict.exempt)})

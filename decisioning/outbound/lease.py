@@ -12,11 +12,13 @@ leased message gets an ``offer_released`` audit record.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -25,9 +27,17 @@ from core.actors import actor_name
 from core.channels import OUTBOUND
 from core.exceptions import ValidationFailed
 from decisioning.choices import MessageStatus
-from decisioning.models import Message
+from decisioning.engine.sendtime import CANCEL, DEFER, LEASE
+from decisioning.models import Contact, Message, OwedAction
 from decisioning.outbound.cancel import messages_cancel_rows
-from decisioning.outbound.gate import contact_for, gate, gate_state
+from decisioning.outbound.gate import (
+    NO_CONTACT,
+    REROUTE,
+    GateState,
+    GateVerdict,
+    gate,
+    gate_state,
+)
 from decisioning.outbound.records import explained_offers, message_record, released_record
 from ledger.services import audit_many
 
@@ -47,6 +57,10 @@ MAX_ROUNDS = 5
 CLAIM_ATTEMPTS = 3
 
 
+# The cancel reason of a service action no outbound channel reaches: owed inbound instead.
+OWED = "owed_inbound"
+
+
 @dataclass(frozen=True, slots=True)
 class LeasedMessage:
     message: Message
@@ -58,6 +72,7 @@ class LeaseResult:
     leased: tuple[LeasedMessage, ...]
     cancelled: dict[str, int] = field(default_factory=dict)  # reason -> count
     deferred: int = 0
+    rerouted: int = 0  # service actions moved to another channel's queue
 
 
 class _ClaimRace(Exception):
@@ -91,51 +106,76 @@ def _claimable(now: datetime) -> Q:
     )
 
 
+def _taken_channels(rows: list[Message]) -> dict[tuple[Any, int], frozenset[str]]:
+    """(decision, offer) -> the channels its messages already use (a reroute never makes a
+    second message of the same offer and decision on one channel)."""
+    taken: dict[tuple[Any, int], set[str]] = defaultdict(set)
+    for decision_id, offer_id, channel in Message.objects.filter(
+        decision_id__in={m.decision_id for m in rows}
+    ).values_list("decision_id", "offer_id", "channel"):
+        taken[(decision_id, offer_id)].add(channel)
+    return {key: frozenset(channels) for key, channels in taken.items()}
+
+
 def _lease_batch(
     *, actor: str, channel: str, want: int, lease_seconds: int, now: datetime
-) -> tuple[list[LeasedMessage], Counter, int, int]:
+) -> tuple[list[LeasedMessage], Counter, int, int, int]:
     expired_qs, queued_qs = _due(channel, now)
     rows = list(expired_qs[:want])
     if len(rows) < want:
         rows += list(queued_qs[: want - len(rows)])
     if not rows:
-        return [], Counter(), 0, 0
+        return [], Counter(), 0, 0, 0
     state = gate_state(rows, now=now)
+    taken = _taken_channels(rows)
     lease_expires_at = now + timedelta(seconds=lease_seconds)
-    to_lease: list[Message] = []
+    lease_id = uuid.uuid4()
+    to_lease: list[tuple[Message, GateVerdict]] = []
     to_cancel: dict[str, list[Message]] = defaultdict(list)
     to_defer: dict[datetime, list[Message]] = defaultdict(list)
+    to_reroute: list[tuple[Message, GateVerdict]] = []
+    to_owe: list[Message] = []
     for message in rows:
-        verdict, reason, until = gate(message, state)
-        if verdict == "lease":
-            to_lease.append(message)
-        elif verdict == "cancel":
-            to_cancel[reason].append(message)
+        verdict = gate(
+            message, state, taken.get((message.decision_id, message.offer_id), frozenset())
+        )
+        if verdict.action == LEASE:
+            to_lease.append((message, verdict))
+        elif verdict.action == CANCEL:
+            to_cancel[verdict.reason or "cancelled"].append(message)
+        elif verdict.action == DEFER:
+            to_defer[verdict.deliver_after].append(message)
+        elif verdict.action == REROUTE:
+            to_reroute.append((message, verdict))
         else:
-            to_defer[until].append(message)
+            to_owe.append(message)
 
     claimable = _claimable(now)
     records = []
     if to_lease:
-        claimed = Message.objects.filter(claimable, pk__in=[m.pk for m in to_lease]).update(
+        leasing = [m for m, _ in to_lease]
+        claimed = Message.objects.filter(claimable, pk__in=[m.pk for m in leasing]).update(
             status=MessageStatus.LEASED,
             lease_expires_at=lease_expires_at,
+            lease_id=lease_id,
             leased_by=actor[:150],
             lease_count=F("lease_count") + 1,
             updated_at=now,
         )
-        if claimed != len(to_lease):
+        if claimed != len(leasing):
             raise _ClaimRace
-        explained = explained_offers(to_lease)
+        explained = explained_offers(leasing)
         records += [
             released_record(
                 m,
                 actor=actor,
                 now=now,
                 lease_expires_at=lease_expires_at,
+                lease_id=lease_id,
+                address=verdict.address.audit() if verdict.address else {},
                 explained=explained.get(m.decision_id, []),
             )
-            for m in to_lease
+            for m, verdict in to_lease
         ]
     for reason, messages in to_cancel.items():
         cancelled = messages_cancel_rows(
@@ -159,17 +199,101 @@ def _lease_batch(
             )
             for m in messages
         ]
+    records += _reroute(to_reroute, state=state, actor=actor, claimable=claimable, now=now)
+    records += _owe(to_owe, actor=actor, claimable=claimable, now=now)
     audit_many(records)
 
     leased = []
-    for message in to_lease:
+    for message, verdict in to_lease:
         message.status = MessageStatus.LEASED
         message.lease_expires_at = lease_expires_at
+        message.lease_id = lease_id
         message.leased_by = actor[:150]
         message.lease_count += 1
-        leased.append(LeasedMessage(message, contact_for(message, state) or {}))
+        leased.append(LeasedMessage(message, verdict.address.contact() if verdict.address else {}))
     cancelled_counts = Counter({reason: len(ms) for reason, ms in to_cancel.items()})
-    return leased, cancelled_counts, sum(len(ms) for ms in to_defer.values()), len(rows)
+    cancelled_counts.update({OWED: len(to_owe)} if to_owe else {})
+    deferred = sum(len(ms) for ms in to_defer.values())
+    return leased, cancelled_counts, deferred, len(to_reroute), len(rows)
+
+
+def _reroute(
+    rerouted: list[tuple[Message, GateVerdict]],
+    *,
+    state: GateState,
+    actor: str,
+    claimable: Q,
+    now: datetime,
+) -> list[Any]:
+    """Move service actions to the channel the gate found; they queue there (deferred to
+    the end of quiet hours when that channel has them)."""
+    records = []
+    content_ids = state.loaded.content_ids
+    for message, verdict in rerouted:
+        channel = verdict.channel or ""
+        content = state.loaded.engine.offers[message.offer.code].contents[channel]
+        moved = Message.objects.filter(claimable, pk=message.pk).update(
+            channel=channel,
+            content_id=content_ids[(message.offer.code, channel, content.version)],
+            status=MessageStatus.QUEUED,
+            deliver_after=verdict.deliver_after or now,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        if moved != 1:
+            raise _ClaimRace
+        Contact.objects.filter(message=message).update(channel=channel)
+        records.append(
+            message_record(
+                message,
+                actor=actor,
+                action="message_rerouted",
+                now=now,
+                data={
+                    "reason": verdict.reason,
+                    "from_channel": message.channel,
+                    "to_channel": channel,
+                    "content_version": content.version,
+                    "address": verdict.address.audit() if verdict.address else {},
+                    "deliver_after": verdict.deliver_after or now,
+                },
+            )
+        )
+    return records
+
+
+def _owe(owed: list[Message], *, actor: str, claimable: Q, now: datetime) -> list[Any]:
+    """Service actions no outbound channel reaches: cancelled here, owed on the next inbound
+    decision (``OwedAction``)."""
+    if not owed:
+        return []
+    if messages_cancel_rows(actor=actor, rows=owed, reason=OWED, still=claimable, now=now) != len(
+        owed
+    ):
+        raise _ClaimRace
+    expires_at = now + timedelta(days=settings.OWED_ACTION_DAYS)
+    OwedAction.objects.bulk_create(
+        OwedAction(
+            customer_id=m.customer_id,
+            message=m,
+            campaign_id=m.campaign_id,
+            offer_id=m.offer_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        for m in owed
+        if m.campaign_id is not None
+    )
+    return [
+        message_record(
+            m,
+            actor=actor,
+            action="service_action_owed",
+            now=now,
+            data={"reason": NO_CONTACT, "channel": m.channel, "expires_at": expires_at},
+        )
+        for m in owed
+    ]
 
 
 def messages_lease(
@@ -213,15 +337,18 @@ def _lease_rounds(
 ) -> LeaseResult:
     leased: list[LeasedMessage] = []
     cancelled: Counter = Counter()
-    deferred = 0
+    deferred = rerouted = 0
     for _ in range(MAX_ROUNDS):
         want = max_messages - len(leased)
-        batch, batch_cancelled, batch_deferred, examined = _lease_batch(
+        batch, batch_cancelled, batch_deferred, batch_rerouted, examined = _lease_batch(
             actor=actor, channel=channel, want=want, lease_seconds=lease_seconds, now=now
         )
         leased += batch
         cancelled.update(batch_cancelled)
         deferred += batch_deferred
+        rerouted += batch_rerouted
         if examined < want or len(leased) >= max_messages:
             break
-    return LeaseResult(leased=tuple(leased), cancelled=dict(cancelled), deferred=deferred)
+    return LeaseResult(
+        leased=tuple(leased), cancelled=dict(cancelled), deferred=deferred, rerouted=rerouted
+    )

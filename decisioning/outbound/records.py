@@ -26,6 +26,8 @@ def released_record(
     actor: Any,
     now: datetime,
     lease_expires_at: datetime,
+    lease_id: Any,
+    address: dict[str, Any],
     explained: list[dict[str, Any]],
 ) -> Any:
     """The ``offer_released`` record of a message leased now (``decisions.released``)."""
@@ -51,6 +53,8 @@ def released_record(
             ),
             "lease_count": message.lease_count + 1,
             "lease_expires_at": lease_expires_at,
+            "lease_id": str(lease_id),
+            "address": address,
         },
         at=now,
     )

@@ -11,11 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import numpy as np
+from django.conf import settings
+from django.db.models import Q
 
 from compliance.choices import ConsentChannel, ConsentStatus
 from compliance.models import Consent, DoNotContact, SuppressionEntry
 from core.channels import ALL_CHANNELS
-from customers.models import Customer, Event, Holding
+from customers.choices import LinkMethod
+from customers.models import Customer, Event, Holding, IdentityLink
 from decisioning.decisions.context import history_window_days
 from decisioning.engine import AttributeColumn, CustomerBatch
 from decisioning.engine.batch import FOREVER, NO_TIME, ContactLog, EventLog, SuppressionLog
@@ -221,8 +224,32 @@ def load_batch(
         ),
     )
 
+    # where each customer can be reached: profile e-mail and phone, and identity links that
+    # are deterministic or confident enough (the pre-send gate's rule for an address)
+    addresses = {
+        "email": np.fromiter((bool(v) for v in field["email"]), dtype=bool, count=size),
+        "phone": np.fromiter((bool(v) for v in field["phone"]), dtype=bool, count=size),
+        "device_id": np.zeros(size, dtype=bool),
+    }
+    link_rows = list(
+        IdentityLink.objects.filter(
+            Q(method=LinkMethod.DETERMINISTIC)
+            | Q(confidence__gte=settings.IDENTITY_MIN_CONFIDENCE),
+            customer_id__gte=first_id,
+            customer_id__lte=last_id,
+            type__in=sorted(addresses),
+        )
+        .values_list("customer_id", "type")
+        .distinct()
+    )
+    for kind in addresses:
+        linked = [cid for cid, link_type in link_rows if link_type == kind]
+        if linked:
+            addresses[kind][_positions(ids, linked)] = True
+
     return CustomerBatch.from_columns(
         ids,
+        addresses=addresses,
         columns={
             "age": _ages(list(field["birth_date"]), today),
             "tenure_months": _months(list(field["customer_since"]), today),

@@ -71,7 +71,7 @@ def test_an_ack_provider_ref_and_error_are_kept_on_the_message_not_in_the_ledger
     bank, customer, channel_api, compliance_api
 ):
     delivered = queue_message(customer, bank.fuel_card, bank.fuel_campaign)
-    failed = queue_message(customer, bank.fuel_card, bank.fuel_campaign)
+    failed = queue_message(customer, bank.payment_help, bank.hardship_campaign)
     assert len(lease(channel_api).json()["messages"]) == 2
     provider_ref = f"smtp-id:<{EMAIL}>#42"
     error = f"550 5.1.1 <{EMAIL}>: recipient address rejected, user unknown"

@@ -76,10 +76,10 @@ def observed(bank, response_id: str) -> dict:
     return {
         "snapshot": engine,
         "gate": (
-            gate.decline_cooldown_days,
-            gate.quiet_channels,
-            gate.quiet_start,
-            gate.quiet_end,
+            gate.loaded.engine.policy.decline_cooldown_days,
+            gate.loaded.engine.policy.quiet_channels,
+            gate.loaded.engine.policy.quiet_start,
+            gate.loaded.engine.policy.quiet_end,
         ),
         "responses": (until - NOW).days,
     }

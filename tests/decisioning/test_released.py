@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -240,12 +241,17 @@ def queued(db):
     snapshots.clear()
 
 
+LEASE_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
 def lease_data(message):
     record = released_record(
         message,
         actor="api:sms",
         now=NOW,
         lease_expires_at=LATER,
+        lease_id=LEASE_ID,
+        address={"field": "phone", "source": "profile"},
         explained=explained_offers([message]).get(message.decision_id, []),
     )
     return record.data
@@ -275,6 +281,8 @@ def test_a_leased_message_is_audited_with_its_decisions_explanation(queued):
         "rationale": ["score 12.35", "model v11"],
         "lease_count": 1,
         "lease_expires_at": "2026-11-23T21:00:00Z",  # as the ledger writes times
+        "lease_id": str(LEASE_ID),
+        "address": {"field": "phone", "source": "profile"},
     }
     released = released_from_message(message, [explained])
     inbound = released_audit_data(
@@ -289,6 +297,8 @@ def test_a_leased_message_is_audited_with_its_decisions_explanation(queued):
         **inbound,
         "lease_count": 1,
         "lease_expires_at": "2026-11-23T21:00:00Z",
+        "lease_id": str(LEASE_ID),
+        "address": {"field": "phone", "source": "profile"},
     }
 
 

@@ -172,8 +172,8 @@ def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert (tmp_path / "crosssell.sqlite3").exists()
-    assert "[1/8] Migrate the database" in out
-    assert "[8/8] Seal and verify the audit ledger" in out
+    assert "[1/10] Migrate the database" in out
+    assert "[10/10] Seal and verify the audit ledger" in out
     assert "Audit ledger (verify_audit):" in out and "every hash recomputed" in out
     assert "applying" in out and "migrations to" in out
     assert "seeded 300 customers (seed 42, as of 2025-06-01)" in out
@@ -182,7 +182,8 @@ def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):
         in out
     )
     assert "Offers:     25 (sales 22, service 3)" in out
-    assert "Campaigns:  8 (batch running 1, inbound running 1, realtime running 6)" in out
+    assert "Campaigns:  9 (batch running 1, inbound running 1, realtime running 7)" in out
+    assert "Triggers:   RT_FUEL_CARD fired on" in out
     assert "Customers:  300 with" in out
     assert "Consents granted: push" in out
     assert "Responses:" in out and "accept" in out
@@ -195,6 +196,13 @@ def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):
     assert "batch        300 decisions" in out
     assert "event " in out and "inbound " in out
     assert "nothing released because:" in out
+    # the seams: send time re-decides every message; erasure leaves nothing behind
+    assert "Send time: every message re-decided by the engine's rulebook" in out
+    assert "refused at send time:" in out and "rerouted to a channel" in out
+    assert "owed service actions shown on an inbound visit:" in out
+    assert "former e-mail, phone or name in any of them: none" in out
+    assert "a decision for them by their erased reference: refused" in out
+    assert "stored without the e-mail" in out
     assert "An inbound decision, explained:" in out
 
     again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

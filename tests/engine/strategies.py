@@ -86,6 +86,9 @@ def profiles(draw: st.DrawFn, customer_id: int | None = None) -> dict[str, Any]:
         "has_email": draw(st.one_of(st.none(), st.booleans())),
         "has_phone": draw(st.one_of(st.none(), st.booleans())),
         "holdings": frozenset(draw(st.lists(st.sampled_from(PRODUCT_CODES), max_size=2))),
+        "addresses": draw(
+            st.one_of(st.none(), st.frozensets(st.sampled_from(("email", "phone", "device_id"))))
+        ),
     }
     attributes = {}
     for key in ATTRIBUTE_KEYS:

@@ -80,6 +80,28 @@ def test_do_not_contact_blocks_sales_on_every_channel():
         assert decision.outcome == reasons.DO_NOT_CONTACT
 
 
+def test_an_outbound_channel_needs_an_address_and_the_next_reachable_channel_is_chosen():
+    snap = snapshot([offer("GOLD")], [realtime(1, ["GOLD"])])  # push, sms, email
+    no_device = decide(snap, customer(addresses=frozenset({"email"})), event("app_login"))
+    assert [(o.offer_code, o.channel) for o in no_device.offers] == [("GOLD", "email")]
+    (candidate,) = no_device.candidates
+    push = next(trace for trace in candidate.channels if trace.channel == "push")
+    assert [v.rule for v in push.verdicts if not v.passed] == [reasons.NO_CONTACT]
+
+    nowhere = decide(snap, customer(addresses=frozenset()), event("app_login"))
+    assert nowhere.offers == ()
+    assert reasons_by_offer(nowhere) == {"GOLD": reasons.NO_CONTACT}
+    # unknown addresses (a context built without them) are not checked
+    assert decide(snap, customer(), event("app_login")).offers[0].channel == "push"
+
+
+def test_a_service_action_is_not_dropped_for_want_of_an_address():
+    snap = snapshot([offer("HELP", kind="service")], [realtime(1, ["HELP"])])
+    decision = decide(snap, customer(addresses=frozenset()), event("app_login"))
+    assert [o.offer_code for o in decision.offers] == ["HELP"]  # the gate reroutes or owes it
+    assert any(e.rule == reasons.NO_CONTACT and e.would_have_blocked for e in decision.exemptions)
+
+
 def test_erased_customer_gets_nothing_not_even_service_actions():
     snap = snapshot(
         [offer("GOLD"), offer("HELP", "CURRENT_ACCOUNT", kind="service")],
@@ -500,6 +522,7 @@ def test_service_action_is_exempt_from_consent_and_caps_and_each_exemption_is_li
         reasons.FATIGUE_BACKOFF,
         reasons.FREQUENCY_CAP,
         reasons.NO_CONSENT,
+        reasons.NO_CONTACT,
         reasons.PRESENTED_ELSEWHERE,
     }
     assert all(e.offer_code == "HELP" and e.channel == "sms" for e in decision.exemptions)
