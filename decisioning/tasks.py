@@ -1,35 +1,44 @@
-"""Thin Celery tasks: ids in, a service call, safe to run twice."""
+"""Thin Celery tasks: ids in, a service call, safe to run twice.
+
+The event and chunk tasks retry while the database is unreachable (backoff up to a minute
+between tries, about five minutes in all). One that gives up leaves its row as it was —
+the event ``accepted``, the chunk pending — and the outbox sweeper queues it again
+(``decisioning/outbox.py``): no outage loses work, however long.
+"""
 
 from celery import shared_task
-from django.db import OperationalError
 
+from core.api.exceptions import DATABASE_UNAVAILABLE
+from decisioning.outbox import sweep
 from decisioning.runs.batch import run_chunk_execute
 from decisioning.signals.journeys import absence_triggers_fire
 from decisioning.signals.process import event_process
 
+DATABASE_RETRIES = {
+    "autoretry_for": DATABASE_UNAVAILABLE,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "retry_kwargs": {"max_retries": 10},
+}
+
 
 @shared_task(
-    name="decisioning.process_event",
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_kwargs={"max_retries": 5},
-    acks_late=True,
-    ignore_result=True,
+    name="decisioning.process_event", acks_late=True, ignore_result=True, **DATABASE_RETRIES
 )
 def process_event(event_pk: int) -> None:
     event_process(event_pk=event_pk)
 
 
-@shared_task(
-    name="decisioning.run_chunk",
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_kwargs={"max_retries": 5},
-    acks_late=True,
-    ignore_result=True,
-)
+@shared_task(name="decisioning.run_chunk", acks_late=True, ignore_result=True, **DATABASE_RETRIES)
 def run_chunk(chunk_pk: int) -> None:
     run_chunk_execute(chunk_pk=chunk_pk)
+
+
+@shared_task(name="decisioning.sweep", acks_late=True, ignore_result=True)
+def outbox_sweep() -> None:
+    # No retries: beat asks again in CROSSSELL_SWEEPER_INTERVAL_SECONDS.
+    sweep()
 
 
 @shared_task(name="decisioning.absence_triggers", acks_late=True, ignore_result=True)

@@ -25,5 +25,6 @@ urlpatterns = [
     path("compliance/erasure/", erasure.erasure_list, name="erasure_list"),
     path("rules/check/", rules.rule_check, name="rule_check"),
     path("campaigns/<int:pk>/runs/start/", runs.run_start, name="run_start"),
+    path("campaigns/runs/<int:pk>/resume/", runs.run_resume, name="run_resume"),
     path("campaigns/<int:pk>/simulate/", runs.campaign_simulate, name="campaign_simulate"),
 ]

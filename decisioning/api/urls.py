@@ -1,6 +1,6 @@
 from django.urls import path
 
-from decisioning.api import customers, views
+from decisioning.api import customers, runs, views
 
 urlpatterns = [
     path("events/", views.EventCreateView.as_view(), name="event-create"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("messages/<uuid:message_id>/ack/", views.MessageAckView.as_view(), name="message-ack"),
     path("responses/", views.ResponseCreateView.as_view(), name="response-create"),
     path("overrides/", views.OverrideCreateView.as_view(), name="override-create"),
+    path("runs/<int:run_id>/", runs.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<int:run_id>/resume/", runs.RunResumeView.as_view(), name="run-resume"),
     path("customers/<str:external_id>/", customers.CustomerView.as_view(), name="customer"),
     path(
         "customers/<str:external_id>/identities/",

@@ -201,7 +201,12 @@ def response_record(
                 body_hash=body_hash,
                 source=actor_name(actor)[:150],
             )
-            response.full_clean(exclude=["customer", "decision", "message", "offer"])
+            # The unique index on response_id decides a race, not a SELECT before it:
+            # validate_unique would answer a concurrent copy 400 "already exists" instead
+            # of the original result (below, on the IntegrityError).
+            response.full_clean(
+                exclude=["customer", "decision", "message", "offer"], validate_unique=False
+            )
             response.save(force_insert=True)
             effects = _apply(
                 actor=actor,
@@ -236,7 +241,9 @@ def response_record(
                 at=now,
             )
     except IntegrityError:
-        # The same response_id recorded concurrently: theirs is the original.
+        # The same response_id recorded concurrently (its insert committed between our
+        # look-up and ours): theirs is the original — the same body gets its result with
+        # ``duplicate``, another body 409, exactly as a later repeat would.
         duplicate = _existing(response_id, body_hash)
         if duplicate is None:
             raise

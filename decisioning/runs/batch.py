@@ -14,10 +14,11 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -25,8 +26,9 @@ from django.utils import timezone
 from campaigns.choices import CampaignKind, CampaignStatus, ChunkStatus, RunStatus
 from campaigns.models import Campaign, CampaignRun, CampaignRunChunk
 from core.actors import actor_name
+from core.api.exceptions import DATABASE_UNAVAILABLE
 from core.channels import OUTBOUND
-from core.exceptions import ValidationFailed
+from core.exceptions import Conflict, ValidationFailed
 from customers.models import Customer
 from decisioning import engine
 from decisioning.choices import DecisionMode, MessageStatus
@@ -34,7 +36,8 @@ from decisioning.decisions.released import batch_stored_offer
 from decisioning.decisions.snapshots import LoadedSnapshot, build, current_snapshot
 from decisioning.engine import reasons
 from decisioning.engine.batch import NO_TIME
-from decisioning.models import Contact, Decision, Message
+from decisioning.models import ChunkDispatch, Contact, Decision, Message
+from decisioning.outbox import chunk_dispatch_rows_ensure, enqueue
 from decisioning.runs.loader import load_batch
 from ledger.choices import AuditKind
 from ledger.services import audit
@@ -87,6 +90,7 @@ def campaign_run_start(
             "chunk_size must be at least 1.", fields={"chunk_size": ["must be >= 1"]}
         )
     bounds = chunk_bounds(chunk_size)
+    started = timezone.now()
     with transaction.atomic():
         run = CampaignRun.objects.create(
             campaign=campaign,
@@ -94,12 +98,17 @@ def campaign_run_start(
             requested_by=actor_name(actor),
             total_customers=sum(count for _, _, count in bounds),
             status=RunStatus.RUNNING if bounds else RunStatus.COMPLETED,
-            started_at=timezone.now(),
-            finished_at=None if bounds else timezone.now(),
+            started_at=started,
+            finished_at=None if bounds else started,
         )
-        CampaignRunChunk.objects.bulk_create(
+        chunks = CampaignRunChunk.objects.bulk_create(
             CampaignRunChunk(run=run, first_customer_id=lo, last_customer_id=hi, customers=count)
             for lo, hi, count in bounds
+        )
+        # The outbox rows: each chunk is due for the sweeper from the run's start, so a run
+        # started while the broker is down is queued once it is back.
+        ChunkDispatch.objects.bulk_create(
+            ChunkDispatch(chunk_id=chunk.pk, dispatched_at=started) for chunk in _saved(chunks, run)
         )
         audit(
             kind=AuditKind.CAMPAIGN,
@@ -115,38 +124,196 @@ def campaign_run_start(
     return run
 
 
-def dispatch_pending_chunks(run_pk: int) -> int:
-    """Queue every chunk not yet done (a start, or a resume after a crash)."""
-    from celery import group
+def _saved(chunks: list[CampaignRunChunk], run: CampaignRun) -> list[CampaignRunChunk]:
+    """The chunks with their ids (bulk_create sets them on PostgreSQL and SQLite >= 3.35)."""
+    if all(chunk.pk is not None for chunk in chunks):
+        return chunks
+    return list(CampaignRunChunk.objects.filter(run=run))
 
+
+def chunks_dispatch(chunk_pks: list[int], *, now: datetime | None = None) -> int:
+    """Queue these chunks, recording each dispatch; how many reached the broker.
+
+    The dispatch time is written before the task is handed over, so a chunk whose enqueue
+    is lost is due for the sweeper again one threshold later. A broker that is down stops
+    the loop at the first refusal: the rest are the sweeper's.
+    """
     from decisioning.tasks import run_chunk
 
+    now = now or timezone.now()
+    queued = 0
+    for chunk_pk in chunk_pks:
+        ChunkDispatch.objects.filter(pk=chunk_pk).update(
+            dispatched_at=now, dispatches=F("dispatches") + 1
+        )
+        if not enqueue(run_chunk, chunk_pk):
+            break
+        queued += 1
+    return queued
+
+
+def dispatch_pending_chunks(run_pk: int) -> int:
+    """Queue every chunk not yet done (a start, or a resume); how many reached the broker."""
+    chunk_dispatch_rows_ensure(run_ids=[run_pk])
     pending = list(
         CampaignRunChunk.objects.filter(run_id=run_pk, status=ChunkStatus.PENDING)
         .order_by("first_customer_id")
         .values_list("pk", flat=True)
     )
-    if pending:
-        group(run_chunk.s(chunk_pk) for chunk_pk in pending).apply_async()
-    return len(pending)
+    return chunks_dispatch(pending)
 
 
-def campaign_run_resume(*, actor: Any, run: CampaignRun) -> int:
-    if run.status not in (RunStatus.RUNNING, RunStatus.FAILED):
-        raise ValidationFailed(
-            "Only a running or failed run can be resumed.", fields={"run": [run.status]}
+RESUMABLE = (RunStatus.RUNNING, RunStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class ResumedRun:
+    run: CampaignRun
+    # Chunks not done when the run was resumed, and how many of them reached the broker
+    # (the sweeper queues the rest once it answers; without a broker they ran here).
+    pending_chunks: int
+    queued_chunks: int
+
+
+def campaign_run_resume(*, actor: Any, run: CampaignRun) -> ResumedRun:
+    """Resume a failed or stalled run: every chunk not done gets a fresh failure budget and
+    is queued now. Call it outside a transaction (the chunks are queued once it commits)."""
+    with transaction.atomic():
+        locked = CampaignRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status not in RESUMABLE:
+            raise Conflict(
+                f"Run {run.pk} is {locked.status}; only a running or failed run can be resumed.",
+                fields={"status": [f"is {locked.status}"]},
+            )
+        previous = locked.status
+        CampaignRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.RUNNING, error="", finished_at=None
         )
-    CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, error="")
-    audit(
-        kind=AuditKind.CAMPAIGN,
-        action="run_resumed",
-        actor=actor,
-        object_type="campaign_run",
-        object_id=run.pk,
-        object_repr=f"run {run.pk}",
-        data={},
+        chunk_dispatch_rows_ensure(run_ids=[run.pk])
+        ChunkDispatch.objects.filter(
+            chunk__run_id=run.pk, chunk__status=ChunkStatus.PENDING
+        ).update(failures=0, last_error="")
+        pending = CampaignRunChunk.objects.filter(run_id=run.pk, status=ChunkStatus.PENDING).count()
+        audit(
+            kind=AuditKind.CAMPAIGN,
+            action="run_resumed",
+            actor=actor,
+            object_type="campaign_run",
+            object_id=run.pk,
+            object_repr=f"run {run.pk}",
+            data={"previous_status": previous, "pending_chunks": pending},
+        )
+    queued = dispatch_pending_chunks(run.pk)
+    if not pending:  # nothing was left to do: the run is complete
+        CampaignRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.COMPLETED, finished_at=timezone.now()
+        )
+    run.refresh_from_db()
+    return ResumedRun(run=run, pending_chunks=pending, queued_chunks=queued)
+
+
+def campaign_run_fail(*, actor: Any, run_pk: int, reason: str) -> bool:
+    """Mark a running run failed with its reason; False when it was no longer running."""
+    with transaction.atomic():
+        failed = CampaignRun.objects.filter(pk=run_pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, error=reason, finished_at=timezone.now()
+        )
+        if failed:
+            audit(
+                kind=AuditKind.CAMPAIGN,
+                action="run_failed",
+                actor=actor,
+                object_type="campaign_run",
+                object_id=run_pk,
+                object_repr=f"run {run_pk}",
+                data={"reason": reason},
+            )
+    if failed:
+        logger.error("batch run %s failed: %s", run_pk, reason)
+    return bool(failed)
+
+
+# --- claiming a chunk, and what a failed attempt leaves ---------------------------------------
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=float(settings.CROSSSELL_RUN_CHUNK_LEASE_SECONDS))
+
+
+def _chunk_claim(chunk: CampaignRunChunk) -> bool:
+    """Claim the chunk for this attempt; False when another delivery holds a live claim.
+
+    A claim older than the lease belongs to an attempt that never finished (its worker was
+    killed): that counts as a failed attempt before this one starts, and when it was the
+    last one the chunk may have, the run is failed instead.
+    """
+    clock = timezone.now()
+    with transaction.atomic():
+        dispatch, _ = ChunkDispatch.objects.select_for_update().get_or_create(
+            chunk_id=chunk.pk, defaults={"dispatched_at": clock}
+        )
+        if dispatch.claimed_at is not None:
+            if dispatch.claimed_at > clock - _lease():
+                return False
+            if _record_failure(
+                chunk,
+                dispatch,
+                f"claimed at {dispatch.claimed_at.isoformat()} and never finished "
+                "(worker lost or stuck)",
+            ):
+                return False
+        dispatch.claimed_at = clock
+        dispatch.attempts = F("attempts") + 1
+        dispatch.save(update_fields=["claimed_at", "attempts", "failures", "last_error"])
+    return True
+
+
+def _record_failure(chunk: CampaignRunChunk, dispatch: ChunkDispatch, reason: str) -> bool:
+    """Count one failed attempt on the (locked) dispatch row; True when the run failed."""
+    dispatch.failures += 1
+    dispatch.last_error = reason[:2000]
+    dispatch.claimed_at = None
+    dispatch.save(update_fields=["failures", "last_error", "claimed_at"])
+    limit = int(settings.CROSSSELL_RUN_CHUNK_MAX_FAILURES)
+    if dispatch.failures < limit:
+        return False
+    return campaign_run_fail(
+        actor="system:run_chunk",
+        run_pk=chunk.run_id,
+        reason=(
+            f"Chunk of customers {chunk.first_customer_id}-{chunk.last_customer_id} failed "
+            f"{dispatch.failures} times; last error: {dispatch.last_error}"
+        ),
     )
-    return dispatch_pending_chunks(run.pk)
+
+
+def chunk_attempt_failed(*, chunk_pk: int, claimed_at: datetime, reason: str) -> bool | None:
+    """Count a claimed attempt as failed (the sweeper found it past its lease) if the claim
+    is still the one seen; None when it moved on, else whether the run failed."""
+    with transaction.atomic():
+        dispatch = (
+            ChunkDispatch.objects.select_for_update()
+            .select_related("chunk")
+            .filter(pk=chunk_pk, claimed_at=claimed_at, chunk__status=ChunkStatus.PENDING)
+            .first()
+        )
+        if dispatch is None:
+            return None
+        return _record_failure(dispatch.chunk, dispatch, reason)
+
+
+def _chunk_attempt_errored(chunk: CampaignRunChunk, error: Exception) -> None:
+    with transaction.atomic():
+        dispatch = ChunkDispatch.objects.select_for_update().get(pk=chunk.pk)
+        _record_failure(chunk, dispatch, f"{type(error).__name__}: {error}")
+
+
+def _chunk_release(chunk_pk: int) -> None:
+    """Give the claim back after a transient error so the task's own retry may claim it."""
+    try:
+        ChunkDispatch.objects.filter(pk=chunk_pk).update(claimed_at=None)
+    except DATABASE_UNAVAILABLE:
+        logger.warning("chunk %s: claim not released (database down); the lease expires", chunk_pk)
 
 
 def _merge(into: dict[str, int], more: dict[str, int]) -> dict[str, int]:
@@ -166,6 +333,7 @@ def _finish_chunk(
         suppression_counts=suppressions,
         finished_at=now,
     )
+    ChunkDispatch.objects.filter(pk=chunk.pk).update(claimed_at=None)
     run = CampaignRun.objects.select_for_update().get(pk=chunk.run_id)
     run.processed_customers = F("processed_customers") + chunk.customers
     run.outcome_counts = _merge(run.outcome_counts, outcomes)
@@ -213,14 +381,32 @@ def evaluate_range(
 
 
 def run_chunk_execute(*, chunk_pk: int, now: datetime | None = None) -> bool:
-    """Evaluate and store one chunk; False when it was already done (a redelivery)."""
+    """Evaluate and store one chunk; False when nothing was stored: it was already done (a
+    redelivery), its run is not running, or another delivery holds it.
+
+    An error fails this attempt: a database that is down releases the claim and raises
+    (the task retries); any other error is counted against the chunk with its message and
+    raised, and the run is failed once the chunk has failed too often.
+    """
     chunk = CampaignRunChunk.objects.select_related("run").filter(pk=chunk_pk).first()
     if chunk is None or chunk.status == ChunkStatus.DONE:
         return False
     run = chunk.run
     if run.status != RunStatus.RUNNING:
         return False
-    now = now or timezone.now()
+    if not _chunk_claim(chunk):
+        return False
+    try:
+        return _chunk_store(chunk, run, now or timezone.now())
+    except DATABASE_UNAVAILABLE:
+        _chunk_release(chunk.pk)
+        raise
+    except Exception as error:
+        _chunk_attempt_errored(chunk, error)
+        raise
+
+
+def _chunk_store(chunk: CampaignRunChunk, run: CampaignRun, now: datetime) -> bool:
     loaded = current_snapshot(now)
     if run.campaign_id not in loaded.engine.plans:
         loaded = build(now, extra_campaign_ids=frozenset({run.campaign_id}))

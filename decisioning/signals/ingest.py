@@ -1,6 +1,12 @@
 """Signals in: events accepted idempotently by ``event_id``, and kept events resolved when
 their customer becomes known.
 
+An accepted event is written with its outbox row (``decisioning/outbox.py``) and queued
+after commit: a broker that is down never fails the request, and the sweeper queues the
+event later. Two identical requests at once both answer with the stored event
+(``duplicate`` for the one that lost the race): the unique ``event_id`` decides, never a
+validation error.
+
 An event that names an erased customer (by the ``erased:`` id, their former bank id or a
 former identifier) is kept, so the channel's retry is still a duplicate, but with status
 ``erased``: the identifier is replaced by a redaction marker in the customer reference
@@ -28,6 +34,8 @@ from customers.identity import (
     resolve_customer,
 )
 from customers.models import Customer, Event
+from decisioning.models import EventOutbox
+from decisioning.outbox import enqueue_on_commit
 
 # --- signals: events in, real-time campaigns out ---------------------------------------
 
@@ -73,7 +81,7 @@ def event_ingest(
             "payload": payload,
         }
     )
-    existing = Event.objects.filter(event_id=event_id).first()
+    existing = _stored_event(event_id)
     if existing is not None:
         return _duplicate_or_conflict(existing, body_hash)
     resolution = resolve_customer(customer)
@@ -99,16 +107,23 @@ def event_ingest(
     )
     try:
         with transaction.atomic():
-            event.full_clean(exclude=["customer", "identity_link"])
+            # Uniqueness is the database's to decide (below): checking it here would turn
+            # the loser of two concurrent identical requests into a validation error.
+            event.full_clean(exclude=["customer", "identity_link"], validate_unique=False)
             event.save(force_insert=True)
             if event.status == EventStatus.ACCEPTED:
                 _queue_processing(event)
     except IntegrityError:
-        existing = Event.objects.filter(event_id=event_id).first()
+        # Another request stored the same event_id between our look and our insert.
+        existing = _stored_event(event_id)
         if existing is None:
             raise
         return _duplicate_or_conflict(existing, body_hash)
     return IngestedEvent(event, duplicate=False)
+
+
+def _stored_event(event_id: str) -> Event | None:
+    return Event.objects.filter(event_id=event_id).first()
 
 
 def _duplicate_or_conflict(existing: Event, body_hash: str) -> IngestedEvent:
@@ -121,10 +136,11 @@ def _duplicate_or_conflict(existing: Event, body_hash: str) -> IngestedEvent:
 
 
 def _queue_processing(event: Event) -> None:
+    """The outbox row in the caller's transaction, the task after its commit."""
     from decisioning.tasks import process_event
 
-    event_pk = event.pk
-    transaction.on_commit(lambda: process_event.delay(event_pk))
+    EventOutbox.objects.bulk_create([EventOutbox(event_id=event.pk)], ignore_conflicts=True)
+    enqueue_on_commit(process_event, event.pk)
 
 
 def events_resolve_pending(*, customer: Customer, identifier: tuple[str, str] | None = None) -> int:

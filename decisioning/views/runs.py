@@ -41,6 +41,31 @@ def run_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(permissions.CAMPAIGN_WRITE)
 @require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resume a failed or stalled run: the chunks not done are queued again."""
+    run = selectors.run_get(pk=pk)
+    if run is None:
+        raise Http404("No such run.")
+    try:
+        resumed = batch.campaign_run_resume(actor=request.user, run=run)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("campaigns:run_detail", pk=pk)
+    if resumed.queued_chunks < resumed.pending_chunks:
+        messages.warning(
+            request,
+            f"Run {run.pk} resumed: {resumed.queued_chunks} of {resumed.pending_chunks} chunks "
+            "queued now, the rest as soon as the task queue answers.",
+        )
+    else:
+        messages.success(
+            request, f"Run {run.pk} resumed: {resumed.pending_chunks} chunks to finish."
+        )
+    return redirect("campaigns:run_detail", pk=pk)
+
+
+@role_required(permissions.CAMPAIGN_WRITE)
+@require_POST
 def campaign_simulate(request: HttpRequest, pk: int) -> HttpResponse:
     """Audience size, suppression funnel and expected conversions; stores nothing."""
     campaign = _campaign_or_404(pk)
