@@ -1,6 +1,5 @@
 import io
 import logging
-import re
 import uuid
 from urllib.parse import unquote_to_bytes
 
@@ -8,22 +7,22 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from core.api.exceptions import DATABASE_UNAVAILABLE, database_unavailable, json_error
-from core.request_context import set_request_id
+from core.request_context import clean_request_id, set_request_id
 
 logger = logging.getLogger("crosssell.api")
-_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")
 _READ_CHUNK_BYTES = 64 * 1024
 
 
 class RequestIdMiddleware:
-    """Tags each request with an id that services copy into the audit rows they write."""
+    """Tags each request with an id that services copy into the audit rows they write,
+    that every log line written meanwhile carries (``core.logs``), and that the Celery
+    tasks it publishes carry on (``crosssell.observability.task_signals``)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        # A caller's id is kept only as far as it is a plain token (it lands in the ledger).
-        request_id = _REQUEST_ID.sub("", request.headers.get("X-Request-Id", ""))[:64]
+        request_id = clean_request_id(request.headers.get("X-Request-Id", ""))
         request_id = request_id or uuid.uuid4().hex
         request.request_id = request_id
         token = set_request_id(request_id)

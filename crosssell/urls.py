@@ -5,12 +5,16 @@ screens) and admin.
 erasure, batch runs) sit under the paths people expect (``customers/``, ``compliance/``,
 ``campaigns/``) but read or orchestrate every layer, so they belong to the highest one.
 Django tries the app includes first and falls through to it.
+
+``metrics`` is Prometheus's scrape (``crosssell.observability.views``), without a
+trailing slash as scrapers ask for it.
 """
 
 from django.contrib import admin
 from django.urls import include, path
 
 from crosssell import views
+from crosssell.observability.views import metrics
 
 urlpatterns = [
     path("api/", include("crosssell.api.urls")),
@@ -18,6 +22,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("health/", views.health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("offers/", include("offers.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("customers/", include("customers.urls")),

@@ -169,6 +169,13 @@ class Event(models.Model):
                 condition=Q(status=EventStatus.UNRESOLVED),
             ),
             models.Index(fields=["type", "occurred_at"], name="event_type_time_idx"),
+            # What waits for processing: /metrics counts it and reads its oldest at each
+            # scrape (crosssell/observability/collector.py).
+            models.Index(
+                fields=["received_at"],
+                name="event_pending_idx",
+                condition=Q(status=EventStatus.ACCEPTED),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

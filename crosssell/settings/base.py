@@ -6,14 +6,17 @@ PostgreSQL and Redis with separate workers.
 """
 
 import datetime
+import ipaddress
 import logging
 from pathlib import Path
 
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
-from environs import validate
+from environs import ValidationError, validate
 
 from core.env import NO_EMPTY_ITEMS, Env, sqlite_database
+from core.logs import FORMATS as LOG_FORMATS
+from core.logs import configure_structlog, logging_config
 
 # Every read below is strict: a malformed value stops start-up naming the variable.
 env = Env()
@@ -49,6 +52,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_prometheus",
     "core",
     "ledger",
     "crosssell",
@@ -61,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and (but for axes) last: request latency and counts by view and status.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -73,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -166,6 +173,8 @@ BANK_TIME_ZONE = env.time_zone("CROSSSELL_BANK_TIME_ZONE", "Europe/Lisbon")
 IDENTITY_MIN_CONFIDENCE = env.float(
     "CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, validate=validate.Range(0.0, 1.0)
 )
+# A service action no outbound channel can deliver waits this long for an inbound visit.
+OWED_ACTION_DAYS = env.int("CROSSSELL_OWED_ACTION_DAYS", 30, validate=validate.Range(min=1))
 DECISION_TTL_SECONDS = env.int(
     "CROSSSELL_DECISION_TTL_SECONDS", 900, validate=validate.Range(min=1)
 )
@@ -212,9 +221,58 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task a worker took but never acknowledged (the worker was killed) goes back to the
+# queue after this many seconds. It must exceed the longest task (training: an hour) and
+# any retry countdown, or Redis hands a running task to a second worker. Work the
+# database holds (events, run chunks) does not wait for it: the sweeper re-dispatches it
+# within CROSSSELL_SWEEPER_THRESHOLD_SECONDS + CROSSSELL_SWEEPER_INTERVAL_SECONDS.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CROSSSELL_BROKER_VISIBILITY_TIMEOUT_SECONDS", 7200, validate=validate.Range(min=60)
+    ),
+    # An unreachable Redis host costs an enqueue seconds, not a hung request.
+    "socket_connect_timeout": 1.0,
+}
+# Publishing while Redis is down gives up after about a second: the work is already in
+# the database and the sweeper enqueues it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
+# The outbox sweeper (decisioning/outbox.py, `manage.py sweep`): every INTERVAL seconds it
+# re-dispatches accepted events and batch-run chunks whose last dispatch is older than
+# THRESHOLD, takes over chunks a worker claimed more than CHUNK_LEASE seconds ago without
+# a result, and marks a run failed once one of its chunks failed CHUNK_MAX_FAILURES times.
+CROSSSELL_SWEEPER_INTERVAL_SECONDS = env.float(
+    "CROSSSELL_SWEEPER_INTERVAL_SECONDS", 30.0, validate=validate.Range(min=0.1)
+)
+CROSSSELL_SWEEPER_THRESHOLD_SECONDS = env.float(
+    "CROSSSELL_SWEEPER_THRESHOLD_SECONDS", 60.0, validate=validate.Range(min=0.1)
+)
+# Longer than the longest chunk takes (a 50,000-customer chunk takes seconds).
+CROSSSELL_RUN_CHUNK_LEASE_SECONDS = env.float(
+    "CROSSSELL_RUN_CHUNK_LEASE_SECONDS", 120.0, validate=validate.Range(min=0.1)
+)
+CROSSSELL_RUN_CHUNK_MAX_FAILURES = env.int(
+    "CROSSSELL_RUN_CHUNK_MAX_FAILURES", 3, validate=validate.Range(min=1)
+)
+# An event still not processed after this many re-dispatches is left for an operator
+# (logged at each sweep, counted in the sweep's report) instead of being queued forever.
+CROSSSELL_SWEEPER_MAX_EVENT_DISPATCHES = env.int(
+    "CROSSSELL_SWEEPER_MAX_EVENT_DISPATCHES", 10, validate=validate.Range(min=1)
+)
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "crosssell.worker_heartbeat", "schedule": 30.0},
     "journey-absence-triggers": {"task": "decisioning.absence_triggers", "schedule": 300.0},
+    # Work the database holds but the queue lost (broker restart, worker killed, a task
+    # that gave up its retries) is enqueued again; a late sweep expires unrun.
+    "outbox-sweep": {
+        "task": "decisioning.sweep",
+        "schedule": CROSSSELL_SWEEPER_INTERVAL_SECONDS,
+        "options": {"expires": CROSSSELL_SWEEPER_INTERVAL_SECONDS},
+    },
     "propensity-models-weekly": {
         "task": "decisioning.train_models",
         "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
@@ -270,14 +328,39 @@ SPECTACULAR_SETTINGS = {
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    # A level name (any case) or number; logging's own check would not name the variable.
-    "root": {
-        "handlers": ["console"],
-        "level": env.log_level("CROSSSELL_LOG_LEVEL", logging.WARNING),
-    },
-}
+# Logs (core/logs.py): structlog renders every record, one JSON object per line with
+# CROSSSELL_LOG_FORMAT=json (production's default), readable lines with "console".
+LOG_LEVEL = env.log_level("CROSSSELL_LOG_LEVEL", logging.WARNING)
+LOG_FORMAT = env.str("CROSSSELL_LOG_FORMAT", "console", validate=validate.OneOf(LOG_FORMATS))
+# A level name (any case) or number; logging's own check would not name the variable.
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+configure_structlog()
+
+
+def _ip_networks(values: list[str]) -> None:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValidationError(f"{value!r} is not an IP address or network") from None
+
+
+# Metrics (crosssell/observability/views.py): GET /metrics in Prometheus's text format.
+# Open to anyone here (dev, test); production.py closes it. When closed, every check that
+# is configured must pass: the client address within CROSSSELL_METRICS_ALLOWED_NETWORKS
+# (comma-separated addresses or CIDR networks) and `Authorization: Bearer` with
+# CROSSSELL_METRICS_TOKEN; with neither configured nobody reads it.
+CROSSSELL_METRICS_OPEN = env.bool("CROSSSELL_METRICS_OPEN", True)
+CROSSSELL_METRICS_ALLOWED_NETWORKS = env.list(
+    "CROSSSELL_METRICS_ALLOWED_NETWORKS",
+    [],
+    subcast=str.strip,
+    validate=[NO_EMPTY_ITEMS, _ip_networks],
+)
+CROSSSELL_METRICS_TOKEN = env.str("CROSSSELL_METRICS_TOKEN", "")
+# A Celery worker serves its own counters (tasks, the decisions it stores) on this port
+# when set (0: not served); see crosssell/observability/task_signals.py.
+CROSSSELL_WORKER_METRICS_PORT = env.int(
+    "CROSSSELL_WORKER_METRICS_PORT", 0, validate=validate.Range(min=0, max=65535)
+)
+CROSSSELL_WORKER_METRICS_ADDRESS = env.str("CROSSSELL_WORKER_METRICS_ADDRESS", "127.0.0.1")

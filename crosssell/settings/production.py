@@ -1,8 +1,11 @@
 from django.core.exceptions import ImproperlyConfigured
 from environs import validate
 
+from core.logs import FORMATS as LOG_FORMATS
+from core.logs import logging_config
+
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env
+from .base import LOG_LEVEL, SECRET_KEY, env
 
 DEBUG = False
 if SECRET_KEY.startswith("crosssell-embedded"):
@@ -19,8 +22,10 @@ SECURE_PROXY_SSL_HEADER = (
     else None
 )
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", True)
-# Load balancers probe health over plain HTTP; the answer holds nothing secret.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+# Load balancers probe health over plain HTTP; the answer holds nothing secret. Prometheus
+# scrapes /metrics from inside the network, which the allowed networks (and the token)
+# below restrict.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$", r"^metrics$"]
 # One year; 0 switches HSTS off (while trying HTTPS out: browsers remember the header).
 SECURE_HSTS_SECONDS = env.int(
     "DJANGO_SECURE_HSTS_SECONDS", 31_536_000, validate=validate.Range(min=0)
@@ -44,3 +49,11 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
     }
 }
+
+# One JSON object per log line unless told otherwise (core/logs.py).
+LOG_FORMAT = env.str("CROSSSELL_LOG_FORMAT", "json", validate=validate.OneOf(LOG_FORMATS))
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# /metrics is never open in production: set CROSSSELL_METRICS_ALLOWED_NETWORKS (the
+# scraper's addresses) and/or CROSSSELL_METRICS_TOKEN (its bearer token), or it answers 403.
+CROSSSELL_METRICS_OPEN = False
