@@ -40,6 +40,7 @@ from decisioning.outbound.gate import (
 )
 from decisioning.outbound.records import explained_offers, message_record, released_record
 from ledger.services import audit_many
+from offers.choices import OfferKind
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +108,15 @@ def _claimable(now: datetime) -> Q:
 
 
 def _taken_channels(rows: list[Message]) -> dict[tuple[Any, int], frozenset[str]]:
-    """(decision, offer) -> the channels its messages already use (a reroute never makes a
-    second message of the same offer and decision on one channel)."""
+    """(decision, offer) -> the channels its messages already use, for service actions (the
+    only ones rerouted: a reroute never makes a second message of an offer and decision on
+    one channel)."""
     taken: dict[tuple[Any, int], set[str]] = defaultdict(set)
+    service = {m.decision_id for m in rows if m.offer.kind == OfferKind.SERVICE}
+    if not service:
+        return {}
     for decision_id, offer_id, channel in Message.objects.filter(
-        decision_id__in={m.decision_id for m in rows}
+        decision_id__in=service
     ).values_list("decision_id", "offer_id", "channel"):
         taken[(decision_id, offer_id)].add(channel)
     return {key: frozenset(channels) for key, channels in taken.items()}
