@@ -66,10 +66,13 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(control_group_pct__gte=0) & Q(control_group_pct__lte=100),
                 name="campaign_control_pct_0_100",
+                violation_error_message="The control group is a share between 0 and 100 %.",
             ),
             models.CheckConstraint(
                 condition=Q(absence_event_type="") | Q(absence_days__gte=1),
                 name="campaign_absence_needs_days",
+                violation_error_message="A journey that waits for an event's absence needs "
+                "the number of days to wait (at least 1).",
             ),
         ]
 
@@ -87,7 +90,9 @@ class CampaignOffer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "offer"], name="campaign_offer_unique"),
             models.CheckConstraint(
-                condition=Q(weight__gt=0), name="campaign_offer_weight_positive"
+                condition=Q(weight__gt=0),
+                name="campaign_offer_weight_positive",
+                violation_error_message="An offer's A/B weight must be greater than 0.",
             ),
         ]
 
@@ -192,7 +197,9 @@ class ContactPolicy(models.Model):
                 fields=["is_active"], condition=Q(is_active=True), name="policy_one_active"
             ),
             models.CheckConstraint(
-                condition=Q(weekly_cap__gte=models.F("daily_cap")), name="policy_week_covers_day"
+                condition=Q(weekly_cap__gte=models.F("daily_cap")),
+                name="policy_week_covers_day",
+                violation_error_message="The weekly cap must be at least the daily cap.",
             ),
         ]
 

@@ -285,7 +285,8 @@ def health(request: HttpRequest) -> HttpResponse:
     eager = bool(settings.CELERY_TASK_ALWAYS_EAGER)
     heartbeat_age = (now - heartbeat.seen_at) if heartbeat else None
     worker_ok = eager or (heartbeat_age is not None and heartbeat_age <= HEARTBEAT_STALE_AFTER)
-    messages = Message.objects.filter(
+    # not "messages": that name is the flash messages' in every template
+    queue = Message.objects.filter(
         status__in=[MessageStatus.QUEUED, MessageStatus.LEASED]
     ).aggregate(
         queued=Count("id", filter=Q(status=MessageStatus.QUEUED)),
@@ -305,7 +306,7 @@ def health(request: HttpRequest) -> HttpResponse:
             "stale_after": int(HEARTBEAT_STALE_AFTER.total_seconds()),
         },
         "ledger": _ledger_status(),
-        "messages": messages,
+        "queue": queue,
         "unresolved_events": Event.objects.filter(status=EventStatus.UNRESOLVED).count(),
         "runs": list(
             CampaignRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -44,6 +45,12 @@ class Product(models.Model):
         return f"{self.code} — {self.name}"
 
 
+# What a marketer reads when a constraint refuses a value (never the constraint's name).
+LEVER_MESSAGE = "The lever must be greater than 0 (1 leaves the score as it is)."
+VALUE_MESSAGE = "The value cannot be negative."
+WINDOW_MESSAGE = "The end of the validity window must come after its start."
+
+
 class Offer(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="offers")
     code = models.CharField(max_length=48, unique=True)
@@ -59,6 +66,7 @@ class Offer(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
+        validators=[MinValueValidator(0, message=VALUE_MESSAGE)],
         help_text="Overrides the product's annual value when set.",
     )
     cooldown_days = models.PositiveIntegerField(default=0)
@@ -82,12 +90,22 @@ class Offer(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=OfferStatus.values), name="offer_status_valid"
             ),
-            models.CheckConstraint(condition=Q(lever__gt=0), name="offer_lever_positive"),
+            models.CheckConstraint(
+                condition=Q(lever__gt=0),
+                name="offer_lever_positive",
+                violation_error_message=LEVER_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0),
+                name="offer_value_not_negative",
+                violation_error_message=VALUE_MESSAGE,
+            ),
             models.CheckConstraint(
                 condition=Q(valid_from__isnull=True)
                 | Q(valid_until__isnull=True)
                 | Q(valid_until__gt=models.F("valid_from")),
                 name="offer_validity_window_ordered",
+                violation_error_message=WINDOW_MESSAGE,
             ),
         ]
 
@@ -121,7 +139,13 @@ class OfferTargeting(models.Model):
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     lever = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("1.000"))
-    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0, message=VALUE_MESSAGE)],
+    )
     cooldown_days = models.PositiveIntegerField(default=0)
     trigger_weights = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, editable=False)
@@ -136,12 +160,22 @@ class OfferTargeting(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["offer", "version"], name="targeting_one_per_version"),
             models.CheckConstraint(condition=Q(version__gte=1), name="targeting_version_positive"),
-            models.CheckConstraint(condition=Q(lever__gt=0), name="targeting_lever_positive"),
+            models.CheckConstraint(
+                condition=Q(lever__gt=0),
+                name="targeting_lever_positive",
+                violation_error_message=LEVER_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0),
+                name="targeting_value_not_negative",
+                violation_error_message=VALUE_MESSAGE,
+            ),
             models.CheckConstraint(
                 condition=Q(valid_from__isnull=True)
                 | Q(valid_until__isnull=True)
                 | Q(valid_until__gt=models.F("valid_from")),
                 name="targeting_window_ordered",
+                violation_error_message=WINDOW_MESSAGE,
             ),
         ]
 

@@ -64,3 +64,16 @@ def test_the_fallback_policy_equals_the_baseline_row():
     baseline.refresh_from_db()  # as stored: JSON lists and times read back
     assert values(baseline) == values(fallback) == default_contact_policy()
     assert active_contact_policy() == baseline
+
+
+def test_a_weekly_cap_below_the_daily_cap_is_refused_in_plain_words(db):
+    from django.core.exceptions import ValidationError
+
+    from campaigns.models import ContactPolicy
+
+    policy = ContactPolicy(daily_cap=5, weekly_cap=2, version=99)
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    text = " ".join(refused.value.messages)
+    assert "The weekly cap must be at least the daily cap." in text
+    assert "Constraint" not in text

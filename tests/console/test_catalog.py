@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from compliance.choices import ApprovalStatus
@@ -125,6 +126,35 @@ def test_malformed_trigger_weights_are_a_form_error(client, people, bank):
     )
     assert response.status_code == 400
     assert "is not a number" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("value", "-5", "The value cannot be negative."),
+        ("lever", "0", "The lever must be greater than 0"),
+    ],
+)
+def test_an_offer_refuses_a_negative_value_or_no_lever_in_plain_words(
+    client, people, bank, field, value, message
+):
+    client.force_login(people["marketer"])
+    body = {
+        "product": bank.product.pk,
+        "code": "CARD_NEGATIVE",
+        "name": "Card",
+        "kind": "sales",
+        "lever": "1",
+        "cooldown_days": "0",
+        "trigger_weights": "",
+        field: value,
+    }
+    response = client.post(reverse("offers:offer_create"), body)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert message in page
+    assert "Constraint" not in page and "violated" not in page
+    assert not Offer.objects.filter(code="CARD_NEGATIVE").exists()
 
 
 def test_offer_detail_shows_content_per_channel_with_approval_state_and_history(

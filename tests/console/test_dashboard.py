@@ -78,6 +78,8 @@ def test_the_health_page_reports_database_workers_ledger_and_queues(client, peop
     assert response.context["celery"]["eager"] is True
     assert "worker-1" in body
     assert 'hx-trigger="every 10s"' in body
+    assert response.context["queue"] == {"queued": 0, "leased": 0, "due": 0}
+    assert '<ul class="messages">' not in body  # the queue is not shown as flash messages
 
 
 def test_todays_figures_are_kept_incrementally_across_requests(client, people, bank):
