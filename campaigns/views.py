@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
@@ -24,7 +25,7 @@ from core import permissions
 from core.exceptions import ApplicationError
 from core.forms import add_service_error
 from core.history import history_rows
-from core.htmx import render_page
+from core.htmx import confirmation_page, confirmed, render_page
 from core.paging import page_of
 from core.permissions import has_role, role_required
 
@@ -230,6 +231,17 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404("Unknown campaign action.")
     campaign = get_object_or_404(Campaign, pk=pk)
+    if action == "complete" and not confirmed(request):
+        return confirmation_page(
+            request,
+            title=f"Complete campaign {campaign.code}?",
+            consequence="A completed campaign releases nothing more, on any channel, and "
+            "cannot be launched or resumed again; its queued messages are no longer sent. "
+            "To stop it for now, pause it instead.",
+            button=f"Complete {campaign.code}",
+            keep="Keep the campaign",
+            back=reverse("campaigns:campaign_detail", args=[campaign.pk]),
+        )
     service = getattr(services, ACTIONS[action])
     try:
         result = service(actor=request.user, campaign=campaign)

@@ -51,7 +51,8 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson
 
 @role_required(permissions.APPROVAL_READ)
 def approval_list(request: HttpRequest) -> HttpResponse:
-    """Pending first (oldest waiting at the top), then everything decided, newest first."""
+    """Opens on the pending requests, oldest waiting first; with any status, pending first,
+    then everything decided."""
     queryset = (
         ApprovalRequest.objects.select_related("submitted_by", "decided_by")
         .defer("snapshot")
@@ -63,7 +64,11 @@ def approval_list(request: HttpRequest) -> HttpResponse:
             )
         )
     )
-    filterset = ApprovalFilterSet(request.GET, queryset=queryset)
+    params = request.GET.copy()
+    if "status" not in params:
+        # the queue opens on what waits for a checker; "Any status" shows the history
+        params["status"] = ApprovalStatus.PENDING
+    filterset = ApprovalFilterSet(params, queryset=queryset)
     ordered = filterset.qs.order_by("waiting", "submitted_at", "pk")
     page = page_of(request, ordered)
     pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()

@@ -37,3 +37,31 @@ def render_page(
         # The same URL answers with two bodies; caches must keep them apart.
         patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def confirmation_page(
+    request: HttpRequest,
+    *,
+    title: str,
+    consequence: str,
+    button: str,
+    keep: str,
+    back: str,
+) -> HttpResponse:
+    """The second step of an irreversible action: what it will do, and a button that posts
+    the same action again with ``confirm=yes`` (no script, so it works under the CSP)."""
+    context = {
+        "confirm": {
+            "title": title,
+            "consequence": consequence,
+            "button": button,
+            "keep": keep,
+            "back": back,
+            "action": request.path,
+        }
+    }
+    return render(request, "partials/confirm.html", context)
+
+
+def confirmed(request: HttpRequest) -> bool:
+    return request.POST.get("confirm") == "yes"

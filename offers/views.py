@@ -22,7 +22,7 @@ from core.choices import Channel
 from core.exceptions import ApplicationError
 from core.forms import add_service_error
 from core.history import history_rows
-from core.htmx import render_page
+from core.htmx import confirmation_page, confirmed, render_page
 from core.paging import page_of
 from core.permissions import has_role, role_required
 from offers import selectors, services
@@ -297,6 +297,16 @@ def offer_transition(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     if service is None:
         raise Http404("Unknown offer action.")
     offer = get_object_or_404(Offer, pk=pk)
+    if verb == "retire" and not confirmed(request):
+        return confirmation_page(
+            request,
+            title=f"Retire offer {offer.code}?",
+            consequence="A retired offer is never released again and cannot be activated; "
+            "its content can no longer be edited. To stop it for now, pause it instead.",
+            button=f"Retire {offer.code}",
+            keep="Keep the offer",
+            back=reverse("offers:offer_detail", args=[offer.pk]),
+        )
     try:
         offer = service(actor=request.user, offer=offer)
     except ApplicationError as error:

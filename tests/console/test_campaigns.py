@@ -129,6 +129,15 @@ def test_submit_approve_launch_pause_resume(client, people, bank):
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.RUNNING
 
+    # completing cannot be undone: the first press asks, only the confirmation acts
+    asked = client.post(action("complete"))
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.RUNNING
+    assert "cannot be undone" in asked.content.decode()
+    client.post(action("complete"), {"confirm": "yes"})
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.COMPLETED
+
 
 def test_a_refused_launch_says_why(client, people, bank):
     client.force_login(people["marketer"])

@@ -220,9 +220,24 @@ def test_the_content_editor_previews_the_prechecks_as_you_type(client, people, b
     assert "Blocking" in body
 
 
+def test_retiring_an_offer_asks_first_and_acts_only_when_confirmed(client, people, bank):
+    client.force_login(people["marketer"])
+    retire = reverse("offers:offer_transition", args=[bank.offer.pk, "retire"])
+    asked = client.post(retire)
+    page = asked.content.decode()
+    bank.offer.refresh_from_db()
+    assert asked.status_code == 200 and bank.offer.status == "active"
+    assert "cannot be undone" in page and 'name="confirm" value="yes"' in page
+    assert f'action="{retire}"' in page
+    client.post(retire, {"confirm": "yes"})
+    bank.offer.refresh_from_db()
+    assert bank.offer.status == "retired"
+
+
 def test_content_of_a_retired_offer_shows_the_services_refusal(client, people, bank):
     client.force_login(people["marketer"])
-    client.post(reverse("offers:offer_transition", args=[bank.offer.pk, "retire"]))
+    retire = reverse("offers:offer_transition", args=[bank.offer.pk, "retire"])
+    client.post(retire, {"confirm": "yes"})
     response = client.post(
         reverse("offers:content_edit", args=[bank.offer.pk, "sms"]),
         {"headline": "x", "body": "y"},

@@ -19,14 +19,19 @@ from tests.factories import persona
 APPROVE_BUTTON = 'name="action" value="approve"'
 
 
-def test_the_queue_lists_pending_requests_first(client, people, bank):
+def test_the_queue_opens_on_pending_requests_and_any_status_lists_pending_first(
+    client, people, bank
+):
     pending = pending_content_approval(people["marketer"], bank.offer)
     client.force_login(people["compliance"])
-    body = client.get(reverse("compliance:approval_list")).content.decode()
+    opened = client.get(reverse("compliance:approval_list")).content.decode()
+    assert f"/compliance/approvals/{pending.pk}/" in opened
+    assert f"/compliance/approvals/{bank.approval.pk}/" not in opened  # decided: not waiting
+    assert "1 pending" in opened
+    body = client.get(reverse("compliance:approval_list"), {"status": ""}).content.decode()
     assert body.index(f"/compliance/approvals/{pending.pk}/") < body.index(
         f"/compliance/approvals/{bank.approval.pk}/"
     )
-    assert "1 pending" in body
 
 
 def test_the_review_screen_shows_snapshot_findings_and_the_diff_to_the_approved_version(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.urls import reverse
 
@@ -41,3 +42,15 @@ def test_the_frame_loads_vendored_htmx_and_one_stylesheet(client, people):
     assert "X-CSRFToken" in body  # htmx posts carry the CSRF token
     vendored = Path(settings.BASE_DIR, "static", "vendor", "htmx.min.js").read_text()
     assert "htmx" in vendored[:200]
+
+
+@pytest.mark.parametrize(
+    "name", ["home", "offers:offer_list", "campaigns:campaign_list", "decisioning:decision_list"]
+)
+def test_each_page_opens_with_a_skip_link_and_its_h1_is_the_first_heading(client, people, name):
+    client.force_login(people["marketer"])
+    body = client.get(reverse(name)).content.decode()
+    first_link = re.search(r"<a\b[^>]*>", body).group(0)
+    assert 'class="skip-link"' in first_link and 'href="#content"' in first_link
+    assert 'id="content"' in body
+    assert re.search(r"<h[1-6]\b", body).group(0) == "<h1"
