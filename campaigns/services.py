@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from celery.schedules import crontab
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -55,6 +56,7 @@ from core.channels import INBOUND, OUTBOUND
 from core.choices import Channel
 from core.exceptions import Conflict, PermissionDenied, Unprocessable, ValidationFailed
 from core.json import canonical_json
+from customers.events import unknown_event_types
 from ledger.choices import AuditKind
 from ledger.services import audit
 from offers.choices import OfferStatus
@@ -159,6 +161,26 @@ def _offer_inputs(
     return inputs
 
 
+CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+
+
+def schedule_problem(schedule: str, *, batch: bool) -> str | None:
+    """Why a batch campaign's schedule is not a crontab beat can run, or None."""
+    if not batch:
+        return "only batch campaigns run on a schedule"
+    parts = schedule.split()
+    if len(parts) != len(CRONTAB_FIELDS):
+        return (
+            f"{schedule!r} is not a crontab: five fields, minute hour day-of-month month "
+            "day-of-week, e.g. '0 9 * * mon' (09:00 every Monday)"
+        )
+    try:
+        crontab(**dict(zip(CRONTAB_FIELDS, parts, strict=True)))
+    except (ValueError, TypeError) as error:
+        return f"{schedule!r} is not a valid crontab: {error}"
+    return None
+
+
 def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:
     """What full_clean cannot see: channels for the kind, triggers, rules."""
     errors: dict[str, list[str]] = {}
@@ -184,12 +206,18 @@ def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:
         errors["trigger_event_types"] = ["must be a list of event types"]
     elif campaign.kind == CampaignKind.REALTIME and not triggers:
         errors["trigger_event_types"] = ["a real-time campaign needs at least one trigger event"]
+    elif misspelt := unknown_event_types([*triggers, campaign.absence_event_type or ""]):
+        errors["trigger_event_types"] = misspelt
     else:
         conditions, problems = normalised_trigger_conditions(campaign.trigger_conditions, triggers)
         if problems:
             errors["trigger_conditions"] = problems
         else:
             campaign.trigger_conditions = conditions
+    if campaign.schedule:
+        problem = schedule_problem(campaign.schedule, batch=campaign.kind == CampaignKind.BATCH)
+        if problem:
+            errors["schedule"] = [problem]
     if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
         errors["ends_at"] = ["must be after starts_at"]
     try:

@@ -173,6 +173,11 @@ BANK_TIME_ZONE = env.time_zone("CROSSSELL_BANK_TIME_ZONE", "Europe/Lisbon")
 IDENTITY_MIN_CONFIDENCE = env.float(
     "CROSSSELL_IDENTITY_MIN_CONFIDENCE", 0.9, validate=validate.Range(0.0, 1.0)
 )
+# Event types campaigns may trigger on besides the known ones and those channels have sent
+# (customers/events.py): a new signal a channel is about to send (comma separated).
+CROSSSELL_EXTRA_EVENT_TYPES = env.list(
+    "CROSSSELL_EXTRA_EVENT_TYPES", [], subcast=str.strip, validate=NO_EMPTY_ITEMS
+)
 # A service action no outbound channel can deliver waits this long for an inbound visit.
 OWED_ACTION_DAYS = env.int("CROSSSELL_OWED_ACTION_DAYS", 30, validate=validate.Range(min=1))
 DECISION_TTL_SECONDS = env.int(

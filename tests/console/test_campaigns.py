@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.choices import CampaignStatus, RunStatus
 from campaigns.models import Campaign, ContactPolicy
 from compliance.choices import ApprovalStatus, ApprovalSubject
 from compliance.models import ApprovalRequest
+from customers.models import Event
+from tests.factories import CustomerFactory
 
 
 def builder_data(bank, **overrides):
@@ -17,7 +21,7 @@ def builder_data(bank, **overrides):
         "kind": "realtime",
         "objective": "Fuel buyers get the fuel card",
         "audience_rule": 'age >= 18 and not holds("CARD")',
-        "trigger_event_types": "fuel_purchase, card_issued",
+        "trigger_event_types": "card_transaction, card_issued",
         "channels": "push, sms",
         "control_group_pct": "10",
         "priority": "5",
@@ -42,7 +46,7 @@ def test_the_builder_creates_a_campaign_with_offers_arms_and_weights(client, peo
     campaign = Campaign.objects.get(code="CARD_NUDGE")
     assert response.status_code == 302
     assert campaign.channels == ["push", "sms"]
-    assert campaign.trigger_event_types == ["fuel_purchase", "card_issued"]
+    assert campaign.trigger_event_types == ["card_transaction", "card_issued"]
     link = campaign.campaign_offers.get()
     assert (link.offer, link.arm, str(link.weight)) == (bank.offer, "A", "2.00")
 
@@ -93,6 +97,58 @@ def test_live_rule_validation_shows_the_error_position(client, people, bank):
     assert "Valid." in body and "<code>age</code>" in body
     assert "protected attribute" in body
     assert "everyone" in client.get(url, {"rule": ""}).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        (
+            {"trigger_event_types": "payment_faild, fuel_purchse"},
+            "trigger_event_types",
+            "payment_faild: not an event type channels send (did you mean payment_failed?)",
+        ),
+        (
+            {"kind": "batch", "channels": "email", "schedule": "every monday"},
+            "schedule",
+            "is not a crontab: five fields",
+        ),
+        (
+            {"kind": "batch", "channels": "email", "schedule": "99 99 * * *"},
+            "schedule",
+            "is not a valid crontab",
+        ),
+        ({"schedule": "0 9 * * mon"}, "schedule", "only batch campaigns run on a schedule"),
+    ],
+)
+def test_the_builder_refuses_triggers_and_schedules_that_would_never_fire(
+    client, people, bank, overrides, field, words
+):
+    client.force_login(people["marketer"])
+    data = builder_data(bank, **overrides)
+    if data.get("kind") == "batch":
+        data["trigger_event_types"] = ""
+    response = client.post(reverse("campaigns:campaign_create"), data)
+    assert response.status_code == 400
+    assert words in " ".join(response.context["form"].errors.get(field, []))
+    assert not Campaign.objects.filter(code="CARD_NUDGE").exists()
+
+
+def test_a_trigger_type_channels_already_send_or_the_bank_declares_is_accepted(
+    client, people, bank, settings
+):
+    Event.objects.create(
+        event_id="E-NEW",
+        type="mortgage_quote",
+        occurred_at=timezone.now(),
+        customer=CustomerFactory(),
+        status="processed",
+        body_hash="x",
+    )
+    settings.CROSSSELL_EXTRA_EVENT_TYPES = ["pension_review"]
+    client.force_login(people["marketer"])
+    data = builder_data(bank, trigger_event_types="mortgage_quote, pension_review")
+    response = client.post(reverse("campaigns:campaign_create"), data)
+    assert response.status_code == 302, response.context["form"].errors
 
 
 def test_submit_approve_launch_pause_resume(client, people, bank):
