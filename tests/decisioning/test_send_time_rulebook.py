@@ -15,6 +15,7 @@ import itertools
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +33,9 @@ from tests.factories import ConsentFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
-START = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
+# Far enough back that the longest sequence (30 steps of at most 10 days) stays in the past:
+# consents refuse a capture time in the future.
+START = timezone.now().replace(second=0, microsecond=0) - datetime.timedelta(days=400)
 CHANNELS = ("push", "sms", "email")
 CUSTOMERS = 3
 # Gate reasons outside the engine's rulebook: the message's words, or its address.
