@@ -17,6 +17,7 @@ The test itself reads the database directly on 127.0.0.1:5432, never through the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -175,25 +176,19 @@ class Process:
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
         if self.popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def stop(self, *, grace: float = 10.0) -> None:
         """SIGTERM the group, SIGKILL what is left after ``grace`` seconds."""
         if self.popen is None:
             return
         self.kill_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill_group(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         self.popen = None
 
     def tail(self, lines: int = 40) -> str:
@@ -397,8 +392,12 @@ class Stack:
 
     # Celery -----------------------------------------------------------------------------
 
-    def worker_start(self) -> Process:
-        return self._process(
+    def worker_start(self, *, wait_ready: bool = True) -> Process:
+        """A prefork worker with two processes; waits for its "ready" line (its log grows
+        across restarts, so the count of those lines says this start is ready)."""
+        log = self.workdir / "worker.log"
+        before = self._ready_lines(log)
+        process = self._process(
             "worker",
             [
                 "celery", "-A", "crosssell", "worker", "--loglevel=INFO", "--concurrency=2",
@@ -406,6 +405,15 @@ class Stack:
                 "-n", f"{self.queue}@%h",
             ],
         )  # fmt: skip
+        if wait_ready:
+            wait_for(
+                lambda: self._ready_lines(log) > before, seconds=45, what="Celery worker ready"
+            )
+        return process
+
+    @staticmethod
+    def _ready_lines(log: Path) -> int:
+        return log.read_text(errors="replace").count(" ready.") if log.exists() else 0
 
     def beat_start(self) -> Process:
         return self._process(
@@ -455,15 +463,37 @@ class Stack:
             row = conn.execute(sql, params).fetchone()
             return row[0] if row else None
 
+    def log_lines(self, name: str, *needles: str) -> int:
+        """How many lines of a process's log hold every one of ``needles``."""
+        log = self.workdir / f"{name}.log"
+        if not log.exists():
+            return 0
+        return sum(
+            all(needle in line for needle in needles)
+            for line in log.read_text(errors="replace").splitlines()
+        )
+
     def stop_all(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop(grace=5)
         self.proxy.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def stack(template: Template, tmp_path: Path) -> Iterator[Stack]:
-    """Redis and a cloned database behind a live proxy; the test starts the rest."""
+def stack(template: Template, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """Redis and a cloned database behind a live proxy; the test starts the rest. When the
+    test fails (or with CROSSSELL_FAULT_LOGS=1) the tail of every service's log is printed."""
     database = f"crosssell_fault_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _create_database(database, template=template.name)
     services = Stack(template=template, workdir=tmp_path, database=database)
@@ -475,7 +505,7 @@ def stack(template: Template, tmp_path: Path) -> Iterator[Stack]:
         services.stop_all()
         logs = {name: p.tail(25) for name, p in services.processes.items()}
         _drop_database(database)
-        if os.environ.get("CROSSSELL_FAULT_LOGS") == "1":
+        if request.node.stash.get(FAILED, False) or os.environ.get("CROSSSELL_FAULT_LOGS") == "1":
             for name, text in logs.items():
                 print(f"--- {name} log (tail)\n{text}")
 
@@ -514,3 +544,61 @@ def run_start(stack: Stack, *, chunk_size: int, in_process: bool = False) -> int
         "print(run.pk)\n"
     )
     return int(stack.manage("shell", "-c", code, env=env, timeout=300).strip().splitlines()[-1])
+
+
+def events_post(stack: Stack, customers: list[str]) -> tuple[list[str], list[HttpAnswer]]:
+    """POST one ``payment_failed`` event per customer; (event ids, answers)."""
+    ids, answers = [], []
+    for external_id in customers:
+        body = event_body(external_id)
+        ids.append(body["event_id"])
+        answers.append(stack.post("/api/v1/events/", body))
+    return ids, answers
+
+
+def events_by_status(stack: Stack, event_ids: list[str]) -> dict[str, int]:
+    with stack.db() as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM customers_event WHERE event_id = ANY(%s) GROUP BY status",
+            (event_ids,),
+        ).fetchall()
+    return dict(rows)
+
+
+def event_duplicates(stack: Stack, event_ids: list[str]) -> dict[str, int]:
+    """What "processed more than once" would leave: a second decision for one (event,
+    campaign), a second message for one (decision, offer, channel), a second event row."""
+    with stack.db() as conn:
+        decisions = conn.execute(
+            "SELECT count(*) FROM (SELECT d.event_id, d.campaign_id FROM decisioning_decision d "
+            "JOIN customers_event e ON e.id = d.event_id WHERE e.event_id = ANY(%s) "
+            "GROUP BY 1, 2 HAVING count(*) > 1) x",
+            (event_ids,),
+        ).fetchone()[0]
+        messages = conn.execute(
+            "SELECT count(*) FROM (SELECT m.decision_id, m.offer_id, m.channel "
+            "FROM decisioning_message m JOIN decisioning_decision d ON d.id = m.decision_id "
+            "JOIN customers_event e ON e.id = d.event_id WHERE e.event_id = ANY(%s) "
+            "GROUP BY 1, 2, 3 HAVING count(*) > 1) x",
+            (event_ids,),
+        ).fetchone()[0]
+        rows = conn.execute(
+            "SELECT count(*) - count(DISTINCT event_id) FROM customers_event "
+            "WHERE event_id = ANY(%s)",
+            (event_ids,),
+        ).fetchone()[0]
+        decided = conn.execute(
+            "SELECT count(DISTINCT d.event_id) FROM decisioning_decision d "
+            "JOIN customers_event e ON e.id = d.event_id WHERE e.event_id = ANY(%s)",
+            (event_ids,),
+        ).fetchone()[0]
+    return {
+        "duplicate_decisions": decisions,
+        "duplicate_messages": messages,
+        "duplicate_event_rows": rows,
+        "events_with_decisions": decided,
+    }
+
+
+def all_processed(stack: Stack, event_ids: list[str]) -> bool:
+    return events_by_status(stack, event_ids).get("processed", 0) == len(event_ids)
