@@ -21,6 +21,7 @@ from django.db import connection
 
 from compliance.choices import ConsentChannel, ConsentStatus
 from customers.models import Customer
+from decisioning.engine.snapshot import Snapshot
 from decisioning.engine.types import (
     ContactRecord,
     CustomerContext,
@@ -62,6 +63,20 @@ def history_window_days(policy: PolicySpec, longest_offer_cooldown: int = 0) -> 
         )
         + 1
     )
+
+
+def history_scope(snapshot: Snapshot) -> dict[str, Any]:
+    """The policy and the reach a context needs under ``snapshot``: the longest offer
+    cooldown and the campaigns with a per-customer cap (keyword arguments of the loaders)."""
+    return {
+        "policy": snapshot.policy,
+        "longest_offer_cooldown": max(
+            (offer.cooldown_days for offer in snapshot.offers.values()), default=0
+        ),
+        "capped_campaign_ids": frozenset(
+            cid for cid, campaign in snapshot.campaigns.items() if campaign.per_customer_cap
+        ),
+    }
 
 
 def local_today(customer: Customer, now: datetime) -> date:

@@ -16,7 +16,7 @@ from customers.identity import Resolution
 from customers.models import Customer
 from decisioning import engine
 from decisioning.choices import DecisionMode
-from decisioning.decisions.context import load_context_and_version
+from decisioning.decisions.context import history_scope, load_context_and_version
 from decisioning.decisions.snapshots import LoadedSnapshot, snapshots
 from decisioning.decisions.store import decision_store
 from decisioning.models import Contact, Decision
@@ -41,16 +41,11 @@ def _context_and_version(
     *,
     exclude_decision: Decision | None = None,
 ) -> tuple[engine.CustomerContext, int]:
-    snapshot = loaded.engine
     return load_context_and_version(
         customer,
         now=now,
-        policy=snapshot.policy,
-        longest_offer_cooldown=max((o.cooldown_days for o in snapshot.offers.values()), default=0),
-        capped_campaign_ids=frozenset(
-            cid for cid, c in snapshot.campaigns.items() if c.per_customer_cap
-        ),
         exclude_decision_id=exclude_decision.pk if exclude_decision else None,
+        **history_scope(loaded.engine),
     )
 
 

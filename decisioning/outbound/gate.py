@@ -42,7 +42,7 @@ from core.channels import CONTACT_FIELD, OUTBOUND_CHANNELS
 from customers.choices import LinkMethod
 from customers.models import Customer, IdentityLink
 from decisioning import engine
-from decisioning.decisions.context import load_send_contexts
+from decisioning.decisions.context import history_scope, load_send_contexts
 from decisioning.decisions.snapshots import LoadedSnapshot, current_snapshot
 from decisioning.engine.sendtime import CANCEL, DEFER, LEASE, SendVerdict, recheck
 from decisioning.models import Message
@@ -145,16 +145,7 @@ def send_contexts(
 ) -> dict[Any, engine.CustomerContext]:
     """Each message's fresh customer context, for the whole batch in one query
     (``decisions.context.load_send_contexts``)."""
-    snapshot = loaded.engine
-    return load_send_contexts(
-        messages,
-        now=now,
-        policy=snapshot.policy,
-        longest_offer_cooldown=max((o.cooldown_days for o in snapshot.offers.values()), default=0),
-        capped_campaign_ids=frozenset(
-            cid for cid, c in snapshot.campaigns.items() if c.per_customer_cap
-        ),
-    )
+    return load_send_contexts(messages, now=now, **history_scope(loaded.engine))
 
 
 def _approved_content_ids(messages: list[Message]) -> frozenset[int]:

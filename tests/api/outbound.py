@@ -18,8 +18,9 @@ def queue_message(
     status="queued",
     deliver_after=None,
     lease_expires_at=None,
+    now=None,
 ):
-    now = timezone.now()
+    now = now or timezone.now()
     decision = Decision.objects.create(
         customer=customer,
         mode="event",

@@ -24,10 +24,11 @@ from decisioning import engine
 from decisioning.decisions.snapshots import current_snapshot, snapshots
 from decisioning.engine.sendtime import SEND_TIME_REASONS
 from decisioning.feedback.responses import response_record
-from decisioning.models import Contact, Decision, Message
+from decisioning.models import Message
 from decisioning.outbound.gate import send_contexts
 from decisioning.outbound.lease import messages_lease
 from decisioning.rights.consent import consent_change, do_not_contact_change
+from tests.api.outbound import queue_message
 from tests.decisioning.catalog import SmallBank, small_bank
 from tests.factories import ConsentFactory, CustomerFactory
 
@@ -91,37 +92,8 @@ class World:
         )
         if Message.objects.filter(customer=customer, offer=offer, channel=channel).exists():
             return
-        decision = Decision.objects.create(
-            customer=customer,
-            mode="event",
-            created_at=self.now,
-            campaign=campaign,
-            snapshot_version="catalog-test",
-            policy_version=1,
-            offers=[{"offer_code": offer.code, "channel": channel}],
-            explanation={"offers": []},
-        )
-        message = Message.objects.create(
-            decision=decision,
-            customer=customer,
-            campaign=campaign,
-            offer=offer,
-            content=offer.contents.get(channel=channel, version=1),
-            channel=channel,
-            deliver_after=self.now,
-            created_at=self.now,
-        )
-        Contact.objects.create(
-            customer=customer,
-            decision=decision,
-            message=message,
-            campaign=campaign,
-            offer=offer,
-            product_code=offer.product.code,
-            family=offer.product.family,
-            kind=offer.kind,
-            channel=channel,
-            released_at=self.now,
+        queue_message(
+            customer, offer, campaign, channel=channel, deliver_after=self.now, now=self.now
         )
 
     def event(self, index: int, event_type: str) -> None:
