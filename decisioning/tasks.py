@@ -11,6 +11,7 @@ from celery import shared_task
 from core.api.exceptions import DATABASE_UNAVAILABLE
 from decisioning.outbox import sweep
 from decisioning.runs.batch import run_chunk_execute
+from decisioning.runs.schedule import scheduled_runs_start
 from decisioning.signals.journeys import absence_triggers_fire
 from decisioning.signals.process import event_process
 
@@ -44,6 +45,12 @@ def outbox_sweep() -> None:
 @shared_task(name="decisioning.absence_triggers", acks_late=True, ignore_result=True)
 def absence_triggers() -> None:
     absence_triggers_fire()
+
+
+@shared_task(name="decisioning.scheduled_runs", acks_late=True, ignore_result=True)
+def scheduled_runs() -> None:
+    # No retries: beat asks again next minute, and a campaign stays due until it runs.
+    scheduled_runs_start()
 
 
 @shared_task(name="decisioning.train_models", acks_late=True, ignore_result=True, time_limit=3600)

@@ -70,15 +70,17 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The "Console*" ones are Django's, django-csp's, django-htmx's and simple_history's,
+    # skipped on the token-authenticated API under /api/v1/ (core.middleware.ConsoleOnly).
+    "core.middleware.ConsoleCSPMiddleware",
+    "core.middleware.ConsoleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.ConsoleAuthenticationMiddleware",
+    "core.middleware.ConsoleMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
-    "simple_history.middleware.HistoryRequestMiddleware",
+    "core.middleware.ConsoleHtmxMiddleware",
+    "core.middleware.ConsoleHistoryRequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -278,6 +280,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": CROSSSELL_SWEEPER_INTERVAL_SECONDS,
         "options": {"expires": CROSSSELL_SWEEPER_INTERVAL_SECONDS},
     },
+    # Batch campaigns with a crontab schedule start their runs (decisioning/runs/schedule.py).
+    "scheduled-batch-runs": {
+        "task": "decisioning.scheduled_runs",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "propensity-models-weekly": {
         "task": "decisioning.train_models",
         "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
@@ -319,6 +327,12 @@ REST_FRAMEWORK = {
     },
     "UNAUTHENTICATED_USER": None,
 }
+# Each process keeps an active API key's client this many seconds (core/api/auth.py), so
+# a request does no key query; a key revoked elsewhere still works for up to this long in
+# a process that used it (the revoking process forgets it at once). 0: read every time.
+CROSSSELL_API_KEY_CACHE_SECONDS = env.float(
+    "CROSSSELL_API_KEY_CACHE_SECONDS", 5.0, validate=validate.Range(min=0, max=300)
+)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "crosssell channel API",

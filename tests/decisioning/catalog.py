@@ -136,7 +136,7 @@ def weekly_batch(
         status=fields.pop("status", CampaignStatus.RUNNING),
         channels=["email", "sms", "push"],
         control_group_pct=control_group_pct,
-        schedule="0 9 * * mon",
+        schedule=fields.pop("schedule", "0 9 * * mon"),
         **fields,
     )
     CampaignOfferFactory(campaign=campaign, offer=bank.savings)
