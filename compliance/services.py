@@ -451,6 +451,10 @@ def consent_set(
         raise Unprocessable("The customer has been erased; no consent can be granted.")
 
     with transaction.atomic():
+        # Concurrent changes for one customer queue on the customer's row: two first
+        # changes of a channel would otherwise both find no consent and both insert one,
+        # and the loser's unique violation would be a 500.
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
         consent = (
             Consent.objects.select_for_update().filter(customer=customer, channel=channel).first()
         )
