@@ -420,6 +420,13 @@ def _require_aware(value: datetime.datetime, field: str) -> None:
         )
 
 
+def _lock_customer(customer: Customer) -> None:
+    """Concurrent changes for one customer queue on the customer's row: two first changes
+    (a consent of a channel, a do-not-contact entry) would otherwise both find nothing and
+    both insert, and the loser's unique violation would be a 500."""
+    list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
+
+
 def consent_set(
     *,
     actor: Any,
@@ -451,10 +458,7 @@ def consent_set(
         raise Unprocessable("The customer has been erased; no consent can be granted.")
 
     with transaction.atomic():
-        # Concurrent changes for one customer queue on the customer's row: two first
-        # changes of a channel would otherwise both find no consent and both insert one,
-        # and the loser's unique violation would be a 500.
-        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
+        _lock_customer(customer)
         consent = (
             Consent.objects.select_for_update().filter(customer=customer, channel=channel).first()
         )
@@ -531,6 +535,7 @@ def do_not_contact_set(
     if not reason:
         raise ValidationFailed("Say why.", fields={"reason": ["is required"]})
     with transaction.atomic():
+        _lock_customer(customer)
         entry = DoNotContact.objects.select_for_update().filter(customer=customer).first()
         created = entry is None
         entry = entry or DoNotContact(customer=customer)
