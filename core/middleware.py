@@ -1,10 +1,17 @@
 import io
 import logging
 import uuid
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from csp.middleware import CSPMiddleware
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import JsonResponse
+from django_htmx.middleware import HtmxMiddleware
+from simple_history.middleware import HistoryRequestMiddleware
 
 from core.api.exceptions import DATABASE_UNAVAILABLE, database_unavailable, json_error
 from core.request_context import clean_request_id, set_request_id
@@ -155,3 +162,78 @@ class ApiBodyLimitMiddleware:
 
 def _too_large() -> JsonResponse:
     return json_error(413, "payload_too_large", "The request body is larger than 1 MiB.")
+
+
+# --- the lean API path ---------------------------------------------------------------------
+
+# The channel contract: authenticated by API key (core.api.auth), answered in JSON. It
+# reads no session, no signed-in user, no flash message, no htmx header and writes no
+# model history, so the middleware for those steps aside for it. /api/docs/ and
+# /api/schema/ are pages for people and keep the whole stack.
+LEAN_API_PREFIX = "/api/v1/"
+# What the API's JSON answers carry instead of the console's policy, built once: nothing
+# may load from them and no page may frame them.
+LEAN_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def is_lean_api_request(request) -> bool:
+    return request.path_info.startswith(LEAN_API_PREFIX)
+
+
+class ConsoleOnly:
+    """Mixed in before a middleware class: it does nothing on the lean API path.
+
+    The classes below stay subclasses of the ones they wrap, so Django's checks (the
+    admin's for sessions, auth and messages) still find them in ``MIDDLEWARE``; none of
+    them has a ``process_view``, ``process_exception`` or ``process_template_response``
+    hook, which the handler would call outside ``__call__``.
+    """
+
+    get_response: Any
+
+    def __call__(self, request):
+        if is_lean_api_request(request):
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc]
+
+
+class ConsoleSessionMiddleware(ConsoleOnly, SessionMiddleware):
+    pass
+
+
+class ConsoleAuthenticationMiddleware(ConsoleOnly, AuthenticationMiddleware):
+    pass
+
+
+class ConsoleMessageMiddleware(ConsoleOnly, MessageMiddleware):
+    pass
+
+
+class ConsoleHtmxMiddleware(ConsoleOnly, HtmxMiddleware):
+    pass
+
+
+class ConsoleCSPMiddleware(ConsoleOnly, CSPMiddleware):
+    """The console's policy, built per response (nonces, per-view overrides); the API's
+    JSON gets the fixed ``LEAN_API_CSP`` instead."""
+
+    def __call__(self, request):
+        if not is_lean_api_request(request):
+            return super().__call__(request)
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", LEAN_API_CSP)
+        return response
+
+
+class ConsoleHistoryRequestMiddleware:
+    """simple_history's (a function middleware, so wrapped rather than subclassed): hands
+    the request to model history so console edits record who made them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.with_history = HistoryRequestMiddleware(get_response)
+
+    def __call__(self, request):
+        if is_lean_api_request(request):
+            return self.get_response(request)
+        return self.with_history(request)
