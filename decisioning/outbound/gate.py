@@ -44,6 +44,7 @@ from customers.models import Customer, IdentityLink
 from decisioning import engine
 from decisioning.decisions.context import history_scope, load_send_contexts
 from decisioning.decisions.snapshots import LoadedSnapshot, current_snapshot
+from decisioning.engine import reasons as r
 from decisioning.engine.sendtime import CANCEL, DEFER, LEASE, SendVerdict, recheck
 from decisioning.models import Message
 from offers.choices import OfferKind
@@ -51,8 +52,7 @@ from offers.content_hash import content_hash_of
 
 REROUTE = "reroute"  # a service action moved to another outbound channel
 OWE = "owe"  # a service action no outbound channel reaches: shown on the next inbound visit
-NO_CONTACT = "no_contact"
-CONTENT_NOT_APPROVED = "content_not_approved"
+NO_CONTACT = r.NO_CONTACT
 
 # Profile fields that hold a channel's address; others (device ids) live in identity links.
 PROFILE_FIELDS = frozenset({"email", "phone"})
@@ -91,7 +91,6 @@ class GateState:
     loaded: LoadedSnapshot
     approved_contents: frozenset[int]
     links: dict[tuple[int, str], list[Address]]  # (customer, contact field) -> best first
-    min_confidence: float
     contexts: dict[Any, engine.CustomerContext]  # message id -> its send-time context
 
 
@@ -135,7 +134,6 @@ def gate_state(messages: list[Message], *, now: datetime) -> GateState:
         loaded=loaded,
         approved_contents=_approved_content_ids(messages),
         links=links,
-        min_confidence=min_confidence,
         contexts=send_contexts(messages, loaded, now),
     )
 
@@ -220,7 +218,7 @@ def gate(message: Message, state: GateState, taken: frozenset[str] = frozenset()
     ``taken``: channels on which the message's decision already has this offer (a reroute
     never makes a second message there)."""
     if not _content_intact(message, state):
-        return GateVerdict(CANCEL, CONTENT_NOT_APPROVED)
+        return GateVerdict(CANCEL, r.CONTENT_NOT_APPROVED)
     verdict = _recheck(message, message.channel, state)
     if verdict.action == CANCEL:
         return GateVerdict(CANCEL, verdict.reason, detail=dict(verdict.detail))
