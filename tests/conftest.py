@@ -17,6 +17,18 @@ INTEGRATION = os.environ.get("CROSSSELL_INTEGRATION") == "1"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_snapshot():
+    """Each test starts without this process's cached engine snapshot: the catalog version
+    it is keyed by starts again at every flushed or rolled-back database, so a snapshot of
+    an earlier test's catalog could otherwise pass for this one's."""
+    from decisioning.decisions.snapshots import snapshots
+
+    snapshots.clear()
+    yield
+    snapshots.clear()
+
+
 def pytest_collection_modifyitems(config, items):
     if INTEGRATION:
         return
