@@ -51,6 +51,28 @@ VALUE_MESSAGE = "The value cannot be negative."
 WINDOW_MESSAGE = "The end of the validity window must come after its start."
 
 
+def targeting_constraints(*, lever: str, value: str, window: str) -> list[models.CheckConstraint]:
+    """What an offer's targeting must keep, on the offer and on each targeting version
+    (the names are the tables' own, so each model keeps its constraints)."""
+    return [
+        models.CheckConstraint(
+            condition=Q(lever__gt=0), name=lever, violation_error_message=LEVER_MESSAGE
+        ),
+        models.CheckConstraint(
+            condition=Q(value__isnull=True) | Q(value__gte=0),
+            name=value,
+            violation_error_message=VALUE_MESSAGE,
+        ),
+        models.CheckConstraint(
+            condition=Q(valid_from__isnull=True)
+            | Q(valid_until__isnull=True)
+            | Q(valid_until__gt=models.F("valid_from")),
+            name=window,
+            violation_error_message=WINDOW_MESSAGE,
+        ),
+    ]
+
+
 class Offer(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="offers")
     code = models.CharField(max_length=48, unique=True)
@@ -90,22 +112,10 @@ class Offer(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=OfferStatus.values), name="offer_status_valid"
             ),
-            models.CheckConstraint(
-                condition=Q(lever__gt=0),
-                name="offer_lever_positive",
-                violation_error_message=LEVER_MESSAGE,
-            ),
-            models.CheckConstraint(
-                condition=Q(value__isnull=True) | Q(value__gte=0),
-                name="offer_value_not_negative",
-                violation_error_message=VALUE_MESSAGE,
-            ),
-            models.CheckConstraint(
-                condition=Q(valid_from__isnull=True)
-                | Q(valid_until__isnull=True)
-                | Q(valid_until__gt=models.F("valid_from")),
-                name="offer_validity_window_ordered",
-                violation_error_message=WINDOW_MESSAGE,
+            *targeting_constraints(
+                lever="offer_lever_positive",
+                value="offer_value_not_negative",
+                window="offer_validity_window_ordered",
             ),
         ]
 
@@ -160,22 +170,10 @@ class OfferTargeting(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["offer", "version"], name="targeting_one_per_version"),
             models.CheckConstraint(condition=Q(version__gte=1), name="targeting_version_positive"),
-            models.CheckConstraint(
-                condition=Q(lever__gt=0),
-                name="targeting_lever_positive",
-                violation_error_message=LEVER_MESSAGE,
-            ),
-            models.CheckConstraint(
-                condition=Q(value__isnull=True) | Q(value__gte=0),
-                name="targeting_value_not_negative",
-                violation_error_message=VALUE_MESSAGE,
-            ),
-            models.CheckConstraint(
-                condition=Q(valid_from__isnull=True)
-                | Q(valid_until__isnull=True)
-                | Q(valid_until__gt=models.F("valid_from")),
-                name="targeting_window_ordered",
-                violation_error_message=WINDOW_MESSAGE,
+            *targeting_constraints(
+                lever="targeting_lever_positive",
+                value="targeting_value_not_negative",
+                window="targeting_window_ordered",
             ),
         ]
 
