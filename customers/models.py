@@ -88,6 +88,12 @@ class IdentityLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        indexes = [
+            # The context's "which addresses reach this customer" reads a customer's links of
+            # a few types; without it PostgreSQL may AND the customer index with the
+            # (type, value) index and scan every link of those types (40 ms at 550k links).
+            models.Index(fields=["customer", "type"], name="identity_customer_type_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["type", "value"], name="identity_type_value_unique"),
             models.CheckConstraint(

@@ -28,7 +28,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from core.choices import Role
 from core.models import ApiClient
 from crosssell.services import api_client_create
 from customers.models import Customer
+from demo import loadgen
 
 SAMPLE_CUSTOMERS = 5000
 
@@ -100,7 +100,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7, help="seed for seed_demo and sampling")
         parser.add_argument(
             "--levels",
-            default="1,2,4,8,16",
+            default="1,8,16",
             help="concurrency levels, comma-separated (default %(default)s)",
         )
         parser.add_argument(
@@ -390,10 +390,13 @@ class Command(BaseCommand):
     def _python_load(self, port, spec, concurrency, seconds) -> Level:
         import multiprocessing
 
+        # The clients live in a module that imports no Django: a spawned process unpickles
+        # its target by importing the target's module, and importing this command's module
+        # without django.setup() fails, which left the pool waiting for workers forever.
         context = multiprocessing.get_context("spawn")
         with context.Pool(concurrency) as pool:
             parts = pool.starmap(
-                _python_worker,
+                loadgen.closed_loop_client,
                 [(port, spec, seconds, index) for index in range(concurrency)],
             )
         latencies = [value for part in parts for value in part["latencies"]]
@@ -438,22 +441,27 @@ class Command(BaseCommand):
             )
         by_key = {(r.endpoint, r.concurrency): r for r in results}
         decisions = [r for r in results if r.endpoint == "decisions"]
-        if decisions:
-            best = max(decisions, key=lambda r: r.rps)
-            self.stdout.write("")
-            self.stdout.write(
-                f"decisions: best {best.rps:.0f}/s at concurrency {best.concurrency} "
-                f"(target 1,000/s on 2 cores); server p99 there "
-                f"{_fmt(best.server_p99_ms)} ms (target <= 20 ms)"
-            )
-            for r in decisions:
-                trivial = by_key.get(("whoami", r.concurrency))
-                if trivial and trivial.server_p50_ms and r.server_p50_ms:
-                    self.stdout.write(
-                        f"  c={r.concurrency}: decision server p50 {r.server_p50_ms:.2f} ms = "
-                        f"{r.server_p50_ms / trivial.server_p50_ms:.1f}x the trivial endpoint's "
-                        f"{trivial.server_p50_ms:.2f} ms (target <= 2x)"
-                    )
+        if not decisions:
+            return
+        best = max(decisions, key=lambda r: r.rps)
+        self.stdout.write("")
+        self.stdout.write(
+            f"decisions: best {best.rps:.0f}/s at concurrency {best.concurrency} "
+            f"(target >= 1,000/s on 2 cores); server p99 there "
+            f"{_fmt(best.server_p99_ms)} ms (target <= 20 ms)"
+        )
+        # Each decision figure beside its floors from this run: the same concurrency's
+        # health (no key, one SELECT 1) and whoami (the key's lookup, nothing else).
+        for r in decisions:
+            for floor_name in ("health", "whoami"):
+                floor = by_key.get((floor_name, r.concurrency))
+                if floor is None or not r.rps:
+                    continue
+                self.stdout.write(
+                    f"  c={r.concurrency:<3} decisions {r.rps:6.0f}/s vs {floor_name} "
+                    f"{floor.rps:6.0f}/s: {floor.rps / r.rps:4.1f}x slower (target <= 2x); "
+                    f"server p50 {_fmt(r.server_p50_ms)} vs {_fmt(floor.server_p50_ms)} ms"
+                )
 
     def _profile(self, count: int, key: str, ids: list[str], channel: str) -> None:
         from django.test import Client
@@ -559,43 +567,3 @@ def _lua_string(text: str) -> str:
         else:
             out.append(f"\\{byte:03d}")
     return '"' + "".join(out) + '"'
-
-
-def _python_worker(port: int, spec: dict[str, Any], seconds: float, index: int) -> dict:
-    """One closed-loop client on a keep-alive connection (runs in its own process)."""
-    import http.client
-
-    rng = random.Random(index)
-    connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    latencies: list[float] = []
-    errors = non_2xx = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-    while time.perf_counter() < deadline:
-        body = None
-        if spec["name"] == "decisions":
-            body = json.dumps(
-                {"customer": {"external_id": rng.choice(spec["ids"])}, "channel": spec["channel"]}
-            )
-        begin = time.perf_counter()
-        try:
-            connection_.request(spec["method"], spec["path"], body=body, headers=spec["headers"])
-            response = connection_.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            errors += 1
-            connection_.close()
-            connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            continue
-        latencies.append((time.perf_counter() - begin) * 1000)
-        if not 200 <= response.status < 300:
-            non_2xx += 1
-    elapsed = time.perf_counter() - started
-    connection_.close()
-    return {
-        "latencies": latencies,
-        "errors": errors,
-        "non_2xx": non_2xx,
-        "elapsed": elapsed,
-        "median": statistics.median(latencies) if latencies else None,
-    }
