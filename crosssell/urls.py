@@ -27,6 +27,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("customers/", include("customers.urls")),
     path("compliance/", include("compliance.urls")),
+    path("results/", include("results.urls")),
     path("", include("decisioning.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -17,6 +17,7 @@ v1 = [
     path("", include("offers.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("compliance.api.urls")),
+    path("", include("results.api.urls")),
 ]
 
 urlpatterns = [

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "offers",
     "campaigns",
     "decisioning",
+    "results",
     "demo",
 ]
 
@@ -203,6 +204,11 @@ CROSSSELL_AUDIT_STALE_AFTER_SECONDS = env.int(
 CROSSSELL_AUDIT_AUTOSEAL = env.str(
     "CROSSSELL_AUDIT_AUTOSEAL", "auto", validate=validate.OneOf(["auto", "on", "off"])
 )
+# Campaign results (results/): a conversion counts when the customer opens the offered
+# product within this many days of the decision's day, for treated and control alike.
+CROSSSELL_RESULTS_ATTRIBUTION_DAYS = env.int(
+    "CROSSSELL_RESULTS_ATTRIBUTION_DAYS", 30, validate=validate.Range(min=1, max=365)
+)
 # Pseudonymous customer references in the audit ledger are keyed HMACs of the bank's id.
 PSEUDONYM_KEY = env.str("CROSSSELL_PSEUDONYM_KEY", SECRET_KEY)
 
@@ -285,6 +291,19 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "decisioning.scheduled_runs",
         "schedule": 60.0,
         "options": {"expires": 60},
+    },
+    # Campaign results (results/tasks.py): today and yesterday every 15 minutes, the whole
+    # attribution window nightly (conversions arrive for days after a decision).
+    "results-kpis-recent": {
+        "task": "results.compute_kpis",
+        "schedule": 900.0,
+        "kwargs": {"days": 2},
+        "options": {"expires": 900},
+    },
+    "results-kpis-window": {
+        "task": "results.compute_kpis",
+        "schedule": crontab(minute=30, hour=2),
+        "kwargs": {"days": None},
     },
     "propensity-models-weekly": {
         "task": "decisioning.train_models",

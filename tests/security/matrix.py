@@ -243,6 +243,9 @@ CONSOLE_ROUTES = (
     console("compliance:audit_list", page(LEDGER_READERS)),
     console("compliance:audit_export", page(ONLY_COMPLIANCE), path=lambda d: {"fmt": "csv"}),
     console("compliance:ledger_verify", post(LEDGER_READERS)),
+    # campaign results: everyone who reads campaigns
+    console("results:dashboard", page(EVERY_PERSON)),
+    console("results:campaign", page(EVERY_PERSON), path=lambda d: {"pk": d.campaign.pk}),
 )
 
 API_ROUTES = (
@@ -373,6 +376,8 @@ API_ROUTES = (
         Call("POST", frozenset({MARKETER, ADMIN})),
         path=lambda d: {"run_id": d.run.pk},
     ),
+    # campaign results (issue 12): read by marketers, compliance and admins
+    api("api:kpis", Call("GET", frozenset({MARKETER, COMPLIANCE, ADMIN}))),
     api("api:audit-list", Call("GET", LEDGER_READERS)),
     api("api:audit-verify", Call("GET", LEDGER_READERS)),
 )
