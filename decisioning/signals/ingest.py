@@ -108,8 +108,15 @@ def event_ingest(
     try:
         with transaction.atomic():
             # Uniqueness is the database's to decide (below): checking it here would turn
-            # the loser of two concurrent identical requests into a validation error.
-            event.full_clean(exclude=["customer", "identity_link"], validate_unique=False)
+            # the loser of two concurrent identical requests into a validation error. The
+            # check constraints (a known status; processed only with a customer) hold by
+            # construction here and the database enforces them: validating them in Python
+            # would cost a query each on every signal.
+            event.full_clean(
+                exclude=["customer", "identity_link"],
+                validate_unique=False,
+                validate_constraints=False,
+            )
             event.save(force_insert=True)
             if event.status == EventStatus.ACCEPTED:
                 _queue_processing(event)

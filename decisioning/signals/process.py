@@ -108,8 +108,8 @@ def event_process(*, event_pk: int, now: datetime | None = None) -> list[Decisio
     now = now or timezone.now()
     loaded = current_snapshot(now)
     plans = loaded.engine.realtime_by_event.get(event.type, ())
-    done = set(Decision.objects.filter(event=event).values_list("campaign_id", flat=True))
     decisions = list(Decision.objects.filter(event=event))
+    done = {decision.campaign_id for decision in decisions}
     requested_by = system_actor("process_event")
     for plan in plans:
         if plan.id in done:
