@@ -18,6 +18,11 @@ same rate, same windows, so each process enforces the limit on its own share of 
 traffic — a warning is logged at most once a minute, and the cache is left alone for
 ``CACHE_RETRY_SECONDS`` (no connect timeout paid on every request) before it is tried
 again.
+
+With Django's Redis cache the count is one pipelined round trip (``SET NX EX`` then
+``INCR``) on a client kept per process: Django's own ``add`` then ``incr`` is two round
+trips, and builds a new Redis client object for each (about 0.3 ms of CPU apiece with
+redis-py 5, a third of a bare API request's budget).
 """
 
 from __future__ import annotations
@@ -25,9 +30,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import cache as default_cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -98,6 +107,23 @@ class _Fallback:
 fallback = _Fallback()
 
 
+_redis_clients: weakref.WeakKeyDictionary[RedisCache, Any] = weakref.WeakKeyDictionary()
+
+
+def _redis_count(backend: RedisCache, key: str, period: int) -> int:
+    """The window's count after this request, in one round trip to the cache's Redis."""
+    client = _redis_clients.get(backend)
+    if client is None:
+        # The writer's client, as Django's cache would use for add/incr; thread-safe, and
+        # its connection pool reconnects in a forked worker.
+        client = _redis_clients.setdefault(backend, backend._cache.get_client(write=True))
+    name = backend.make_and_validate_key(key)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(name, 0, ex=period + 1, nx=True)
+    pipe.incr(name)
+    return int(pipe.execute()[1])
+
+
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
     """'200000/min' -> (200000, 60); None for no limit."""
     if not rate:
@@ -145,6 +171,9 @@ class ApiClientRateThrottle(BaseThrottle):
         return False
 
     def _shared_count(self, key: str, period: int) -> int:
+        backend = caches["default"] if self.cache is default_cache else self.cache
+        if isinstance(backend, RedisCache):
+            return _redis_count(backend, key, period)
         # add() is a no-op when the key exists; incr() is atomic in every Django cache
         # (per process for the local-memory one).
         self.cache.add(key, 0, timeout=period + 1)

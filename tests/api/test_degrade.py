@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import uuid
 
 import psycopg
 import pytest
+from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.test import RequestFactory
@@ -480,3 +482,55 @@ def test_health_says_database_down_whatever_the_driver_raises(db, monkeypatch, e
     status, body = _health()
     assert status == 503
     assert body["database"] == "down"
+
+
+# --- the throttle on a real Redis ----------------------------------------------------------
+
+
+@pytest.fixture
+def redis_cache(settings, clock):
+    """Django's Redis cache on the broker's Redis (integration runs have one)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CELERY_BROKER_URL,
+            "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}",
+        }
+    }
+    from django.core.cache import cache
+
+    yield cache
+    cache.clear()
+
+
+@pytest.mark.integration
+def test_the_rate_holds_counted_in_redis_in_one_round_trip(make_api, settings, redis_cache):
+    _rate(settings, "2/min")
+    api = make_api("admin")
+    sent = []
+    assert api.get("/api/v1/whoami/").status_code == 200
+    redis_client = throttling._redis_clients[caches["default"]]
+    original = redis_client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipe = original(*args, **kwargs)
+        execute = pipe.execute
+
+        def counted():
+            sent.append(len(pipe.command_stack))
+            return execute()
+
+        pipe.execute = counted
+        return pipe
+
+    redis_client.pipeline = counting_pipeline
+    try:
+        assert api.get("/api/v1/whoami/").status_code == 200
+        throttled = api.get("/api/v1/whoami/")
+    finally:
+        del redis_client.pipeline
+    assert error_of(throttled)["code"] == "throttled"
+    assert sent == [2, 2]  # SET NX EX and INCR, sent together, once per request
+    window = int(1_800_000_030.0 // 60)
+    key = [k for k in redis_client.keys("*") if f":{window}".encode() in k]
+    assert len(key) == 1 and int(redis_client.get(key[0])) == 3

@@ -1,8 +1,9 @@
 """``manage.py bench_api``: the channel API under load, measured as DESIGN.md asks.
 
-Starts gunicorn on 127.0.0.1 against the configured PostgreSQL database, seeds the demo
-bank if the database has no customers, then drives three endpoints from a separate load
-process at rising concurrency:
+Starts gunicorn as the README deploys it (production settings, the Prometheus hooks) on
+127.0.0.1 against the configured PostgreSQL database, seeds the demo bank if the database
+has no customers, then drives three endpoints from a separate load process at rising
+concurrency:
 
 - ``POST /api/v1/decisions/`` for random customers (the measured path),
 - ``GET /api/v1/whoami/``, a trivial endpoint doing one indexed lookup (the API key),
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -115,6 +117,12 @@ class Command(BaseCommand):
             default=2.0,
             help="seconds of warm-up per endpoint before measuring",
         )
+        parser.add_argument(
+            "--settings-module",
+            dest="server_settings",
+            default="crosssell.settings.production",
+            help="the server's DJANGO_SETTINGS_MODULE (default %(default)s, as deployed)",
+        )
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
         parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
         parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
@@ -184,7 +192,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"database {connection.vendor} {settings.DATABASES['default'].get('NAME')}: "
             f"{Customer.objects.count():,} customers; load from {load}; "
-            f"gunicorn {options['workers']} {options['worker_class']} workers; "
+            f"gunicorn {options['workers']} {options['worker_class']} workers "
+            f"({options['server_settings']}); "
             f"{os.cpu_count()} CPUs"
         )
         workdir = Path(tempfile.mkdtemp(prefix="bench_api_"))
@@ -268,19 +277,28 @@ class Command(BaseCommand):
     # --- the server ------------------------------------------------------------------------
 
     def _start_gunicorn(self, options, port: int, access_log: Path) -> subprocess.Popen:
+        """gunicorn as the README deploys it: production settings, the Prometheus hooks
+        with a multiprocess directory, a broker's Redis for the throttle when one is set."""
         gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+        metrics_dir = access_log.parent / "prometheus"
+        metrics_dir.mkdir()
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": os.environ.get(
-                "DJANGO_SETTINGS_MODULE", "crosssell.settings.dev"
-            ),
+            "DJANGO_SETTINGS_MODULE": options["server_settings"],
+            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # The load comes over plain HTTP on loopback, as from a TLS-terminating proxy.
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
             "DJANGO_DEBUG": "false",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             # Keep the throttle's work in the measurement, never its 429s.
             "CROSSSELL_API_RATE": "100000000/min",
             "CROSSSELL_LOG_LEVEL": "ERROR",
         }
         command = [
             gunicorn,
+            "-c",
+            "python:crosssell.observability.gunicorn",
             "crosssell.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
