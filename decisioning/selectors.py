@@ -114,12 +114,9 @@ def decision_get(*, pk: uuid.UUID | str) -> Decision | None:
 
 
 def decision_explanation_get(*, pk: uuid.UUID | str) -> Decision | None:
-    """A decision's explanation and stored offers alone (what a ledger row leaves out)."""
-    return (
-        Decision.objects.only("id", "explanation", "offers", "suppressed", "created_at")
-        .filter(pk=pk)
-        .first()
-    )
+    """A decision with what its explanation is derived from (``decisions.explanation``):
+    the stored explanation and offers, and the customer (a batch decision is replayed)."""
+    return Decision.objects.select_related("customer").filter(pk=pk).first()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from core.choices import Channel
 from customers.api.fields import CustomerReferenceField
 from customers.choices import EventStatus
 from decisioning.choices import DecisionMode, MessageStatus, Outcome, OverrideAction
+from decisioning.decisions.explanation import decision_explanation
 from decisioning.decisions.released import offer_body, suppressed_body
 from decisioning.models import Decision, Message, Override, Response
 from decisioning.outbound.lease import MAX_LEASE, MAX_LEASE_SECONDS
@@ -180,7 +181,11 @@ class DecisionDetailSerializer(DecisionSerializer):
     snapshot_version = serializers.CharField()
     explanation = JSONObjectField(
         help_text="Every candidate with each rule's verdict and the values it saw, every "
-        "score factor, model and policy versions (DESIGN.md rule 5)."
+        "score factor, model and policy versions (DESIGN.md rule 5): the view the console "
+        "shows (decisioning.decisions.explanation). Each verdict is "
+        "{rule, label, passed, exempt, state, detail}; `trace.source` says whether the "
+        "trace was stored with the decision or, for batch decisions, replayed (with "
+        "`trace.matches`)."
     )
 
     def to_representation(self, decision: Decision) -> dict[str, Any]:
@@ -194,7 +199,7 @@ class DecisionDetailSerializer(DecisionSerializer):
                 "outcome": decision.outcome_reason,
                 "policy_version": decision.policy_version,
                 "snapshot_version": decision.snapshot_version,
-                "explanation": decision.explanation or {},
+                "explanation": decision_explanation(decision),
             }
         )
         return body

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from decisioning import engine
+from decisioning.decisions.explanation import full_trace
 from decisioning.decisions.inbound import context_for
 from decisioning.decisions.released import stored_offers, stored_suppressed
 from decisioning.decisions.snapshots import current_snapshot
@@ -42,7 +43,7 @@ def decision_replay(*, decision: Decision, now: datetime | None = None) -> dict[
         loaded = build(now, extra_campaign_ids=frozenset({decision.campaign_id}))
     context = context_for(loaded, decision.customer, now, exclude_decision=decision)
     new = engine.decide(loaded.engine, context, request)
-    stored = {**explanation, "offers": decision.offers}
+    stored = {**full_trace(decision), "offers": decision.offers}
     return {
         "decision_id": str(decision.pk),
         "replayed_at": now.isoformat(),

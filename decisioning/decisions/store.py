@@ -58,7 +58,7 @@ def decision_store(
     offers become queued messages, audited when a channel leases them.
     """
     now = result.decided_at
-    explanation = result.to_dict()
+    explanation = result.to_compact()
     explanation["request"] = {
         "max_offers": request.max_offers,
         "campaign_ids": sorted(request.campaign_ids) if request.campaign_ids else None,

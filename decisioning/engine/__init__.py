@@ -40,12 +40,17 @@ from .batch import (
 from .columns import AttributeColumn, BoolColumn, NumberColumn, StringColumn
 from .decide import decide
 from .decision import (
+    COMPACT_FORMAT,
     CandidateTrace,
     ChannelTrace,
     Decision,
     Exemption,
+    ExplainCatalog,
     ReleasedOffer,
     Suppressed,
+    expand_compact,
+    factor_fields,
+    factors_to_dict,
 )
 from .features import build_feature_matrix, build_feature_vector
 from .fields import FIELDS, PROTECTED_ATTRIBUTES
@@ -89,6 +94,9 @@ __all__ = [
     "parse_payload_rule",
     "protected_fields_used",
     "compare",
+    "expand_compact",
+    "factor_fields",
+    "factors_to_dict",
     "summarize",
     "build_feature_vector",
     "build_feature_matrix",
@@ -129,6 +137,8 @@ __all__ = [
     "BatchResult",
     "ReplayDiff",
     "SimulationReport",
+    "ExplainCatalog",
+    "COMPACT_FORMAT",
     # rules and constants
     "Rule",
     "PayloadRule",

@@ -102,6 +102,103 @@ ALL_REASONS: frozenset[str] = frozenset(STAGES) | {
     MAX_OFFERS_REACHED,
 }
 
+# --- plain-language labels (the console and the API's explanations) -------------------
+# Each rule: what it checks (shown when it passed) and what it found (when it stopped the
+# offer). Outcomes that are not rules have their failing wording only.
+RULE_LABELS: dict[str, tuple[str, str]] = {
+    ERASED: ("Customer not erased", "The customer was erased at their request"),
+    OFFER_NOT_ACTIVE: ("Offer active and in its dates", "Offer not active or outside its dates"),
+    NOT_IN_AUDIENCE: ("In the campaign's audience", "Not in the campaign's audience"),
+    INELIGIBLE: (
+        "Meets the offer's eligibility rule",
+        "Does not meet the offer's eligibility rule",
+    ),
+    HOLDS_PRODUCT: (
+        "Holds no product of this family",
+        "Already holds a product of this family",
+    ),
+    HARDSHIP_PROTECTION: (
+        "No hardship protection applies",
+        "Recent hardship: credit sales are held back",
+    ),
+    DO_NOT_CONTACT: ("Not on the do-not-contact list", "On the do-not-contact list"),
+    GLOBAL_OPT_OUT: ("Has not opted out of marketing", "Opted out of all marketing"),
+    SUPPRESSED: ("Not on a suppression list", "On a suppression list"),
+    COOLDOWN_AFTER_DECLINE: (
+        "No recent decline of this product",
+        "Declined this product recently (cooldown)",
+    ),
+    FATIGUE_BACKOFF: (
+        "Not ignoring offers in a row",
+        "Ignored several offers in a row (back-off)",
+    ),
+    CAMPAIGN_CAP: ("Within the campaign's per-customer cap", "Campaign's per-customer cap reached"),
+    FREQUENCY_CAP: (
+        "Within the daily and weekly contact caps",
+        "Daily or weekly contact cap reached",
+    ),
+    NO_CHANNEL: ("A channel can carry the offer", "No channel of the campaign can carry it"),
+    NO_CONSENT: ("Consent for this channel", "No consent for this channel"),
+    NO_CONTACT: ("An address the channel can deliver to", "No address the channel can deliver to"),
+    CHANNEL_SUPPRESSED: ("Channel not suppressed", "The channel is suppressed for the customer"),
+    CONTENT_NOT_APPROVED: (
+        "Approved content for this channel",
+        "No approved content for this channel",
+    ),
+    OFFER_COOLDOWN: ("Outside the offer's own cooldown", "Within the offer's own cooldown"),
+    PRESENTED_ELSEWHERE: (
+        "Not presented on another channel recently",
+        "Presented on another channel recently",
+    ),
+    VOLUME_LIMIT: ("Within the campaign's daily volume", "Campaign's daily volume reached"),
+    QUIET_HOURS: ("Outside quiet hours", "Quiet hours: delivery deferred"),
+    CONTROL_GROUP: (
+        "Not in the campaign's control group",
+        "In the campaign's control group: held out to measure lift",
+    ),
+    FAMILY_ALREADY_OFFERED: (
+        "First offer of its family",
+        "An offer of the same family ranked higher",
+    ),
+    MAX_OFFERS_REACHED: (
+        "Within the offers per channel",
+        "Enough offers ranked higher on this channel",
+    ),
+}
+OUTCOME_LABELS: dict[str, str] = {
+    RELEASED: "Released",
+    NO_CANDIDATES: "No candidate: no running campaign matched",
+    EVENT_TOO_OLD: "The event was too old for the trigger",
+    EVENT_IN_FUTURE: "The event is dated ahead of the clock",
+    TRIGGER_CONDITION_NOT_MET: "The trigger's condition was not met",
+}
+
+
+def _words(code: str) -> str:
+    text = code.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def rule_label(code: str, *, passed: bool, exempt: bool = False) -> str:
+    """A rule's verdict in plain words: what it checks when it passed, what it found when
+    it stopped the offer (an exempt service action: what would have applied)."""
+    checks, found = RULE_LABELS.get(code, (_words(code), _words(code)))
+    if exempt:
+        return f"{found}: service action, exempt"
+    return checks if passed else found
+
+
+def outcome_label(code: str | None) -> str:
+    """A candidate's or a decision's outcome (or a suppression's reason) in plain words."""
+    if not code:
+        return ""
+    if code in OUTCOME_LABELS:
+        return OUTCOME_LABELS[code]
+    if code in RULE_LABELS:
+        return RULE_LABELS[code][1]
+    return _words(code)
+
+
 __all__ = [
     "ALL_REASONS",
     "CAMPAIGN_CAP",
@@ -133,14 +230,18 @@ __all__ = [
     "OFFER_NOT_ACTIVE",
     "OUTCOMES",
     "OUTCOME_INDEX",
+    "OUTCOME_LABELS",
     "PASSED",
     "PRESENTED_ELSEWHERE",
     "QUIET_HOURS",
     "RELEASED",
+    "RULE_LABELS",
     "STAGES",
     "STAGE_INDEX",
     "SUPPRESSED",
     "TRIGGER_CONDITION_NOT_MET",
     "TRIGGER_OUTCOMES",
     "VOLUME_LIMIT",
+    "outcome_label",
+    "rule_label",
 ]

@@ -464,7 +464,11 @@ class StoredBatch:
         decisions: list[tuple] = []
         messages: list[tuple] = []
         contacts: list[tuple] = []
+        # The compact explanation of every decision (engine.COMPACT_FORMAT): a batch keeps
+        # no per-rule verdicts ("trace": "replay"); decisions.explanation replays them.
         base_explanation = {
+            "format": engine.COMPACT_FORMAT,
+            "trace": "replay",
             "mode": "batch",
             "campaign": result.campaign_code,
             "policy_version": result.policy_version,

@@ -12,6 +12,7 @@ from core import permissions
 from core.htmx import render_page
 from core.permissions import has_role, role_required
 from decisioning import selectors
+from decisioning.decisions.explanation import decision_explanation
 from decisioning.models import Decision
 
 _PLACEHOLDER_ID = uuid.UUID(int=0)
@@ -55,19 +56,11 @@ def decision_list(request: HttpRequest) -> HttpResponse:
 
 
 def _explanation_context(decision: Decision) -> dict[str, Any]:
-    """The explanation, with the released and suppressed offers wherever they were stored.
-
-    Real-time and inbound decisions keep the engine's whole ``Decision.to_dict()``; batch
-    runs keep a compact explanation (audience verdict, arm, outcome) and the released
-    offers in ``Decision.offers``.
-    """
-    x = decision.explanation or {}
-    return {
-        "decision": decision,
-        "x": x,
-        "released": x.get("offers") or decision.offers or [],
-        "suppressed": x.get("suppressed") or decision.suppressed or [],
-    }
+    """The one explanation view (``decisions.explanation.decision_explanation``, which the
+    API answers with too): every candidate with each rule's verdict named and resolved,
+    batch decisions replayed for their candidates."""
+    x = decision_explanation(decision)
+    return {"decision": decision, "x": x, "released": x["offers"], "suppressed": x["suppressed"]}
 
 
 @role_required(permissions.DECISION_READ)

@@ -30,22 +30,35 @@ def make_decision(customer: Customer, campaign: Campaign | None, **overrides) ->
         "outcome_reason": "released",
         "snapshot_version": "snap-1",
         "policy_version": 1,
+        # The compact form the store writes (engine.decision.to_compact): candidates as
+        # codes and verdict ids into the decision's verdict table.
         "explanation": {
+            "format": 2,
+            "mode": "event",
+            "channel": None,
+            "event_type": "card_transaction",
+            "event_id": "E1",
+            "decided_at": now.isoformat(),
             "outcome": "released",
+            "shadow_outcome": None,
             "control_group": False,
             "policy_version": 1,
             "snapshot_version": "snap-1",
             "model_versions": {"CARD": "3"},
+            "hardship_events": [],
+            "owed_shown": [],
+            "factor_fields": [
+                "propensity", "value", "lever", "context_weight", "source", "model_version",
+                "context",
+            ],
             "offers": [
                 {
                     "rank": 1,
                     "offer_code": "CARD_FUEL",
-                    "product_code": "CARD",
-                    "kind": "sales",
+                    "campaign_id": campaign.pk if campaign else None,
                     "campaign": "FUEL_PUSH",
                     "channel": "sms",
                     "content_version": 1,
-                    "content_hash": "ab" * 32,
                     "score": 12.5,
                     "score_factors": {
                         "propensity": 0.25,
@@ -55,55 +68,40 @@ def make_decision(customer: Customer, campaign: Campaign | None, **overrides) ->
                         "source": "model",
                         "model_version": "3",
                     },
-                    "likelihood": "low",
                     "reasons": [],
+                    "deliver_after": None,
                     "arm": "A",
                 }
             ],
-            "suppressed": [
-                {
-                    "offer_code": "LOAN_X",
-                    "campaign": "FUEL_PUSH",
-                    "channel": "sms",
-                    "reason": "holds_product",
-                    "detail": {"held": "LOAN"},
-                }
-            ],
+            "would_have_offered": [],
+            "shadow": [],
             "candidates": [
                 {
                     "offer_code": "CARD_FUEL",
-                    "product_code": "CARD",
-                    "family": "cards",
-                    "kind": "sales",
                     "campaign": "FUEL_PUSH",
-                    "arm": "A",
-                    "shadow": False,
                     "outcome": "released",
-                    "channel": "sms",
-                    "score": 12.5,
-                    "score_factors": {
-                        "propensity": 0.25,
-                        "value": 100.0,
-                        "lever": 1.0,
-                        "context_weight": 0.5,
-                        "source": "model",
-                        "model_version": "3",
-                    },
-                    "verdicts": [
-                        {"rule": "not_in_audience", "passed": True, "detail": {"age": 41}},
-                        {"rule": "holds_product", "passed": True, "detail": {}},
-                    ],
-                    "channels": [
-                        {
-                            "channel": "sms",
-                            "passed": True,
-                            "verdicts": [{"rule": "no_consent", "passed": True, "detail": {}}],
-                        }
-                    ],
-                }
+                    "k": [campaign.pk if campaign else None, "A", 0, 0, "sms"],
+                    "v": [0, 1],
+                    "f": [0.25, 100.0, 1.0, 0.5, "model", "3", None],
+                    "ch": [["sms", [2], None]],
+                },
+                {
+                    "offer_code": "LOAN_X",
+                    "campaign": "FUEL_PUSH",
+                    "outcome": "holds_product",
+                    "k": [campaign.pk if campaign else None, "A", 0, 0, None],
+                    "v": [0, 3],
+                    "x": 3,
+                },
+            ],
+            "verdicts": [
+                ["not_in_audience", True, {"age": 41}],
+                ["holds_product", True, {}],
+                ["no_consent", True, {}],
+                ["holds_product", False, {"held": "LOAN"}],
             ],
         },
-    }
+    }  # fmt: skip
     fields.update(overrides)
     return Decision.objects.create(**fields)
 

@@ -54,8 +54,12 @@ def test_the_explanation_shows_candidates_verdicts_factors_and_versions(client, 
     body = client.get(
         reverse("decisioning:decision_detail", args=[bank.decision.pk])
     ).content.decode()
-    assert "Candidates considered (1)" in body
+    assert "Candidates considered (2)" in body
     assert "not_in_audience" in body and "&quot;age&quot;: 41" in body  # a verdict and its values
+    # every verdict is named in plain words, a pass as what it checks, a failure as what
+    # it found (stored verdicts are ids into the decision's table, resolved for display)
+    assert '<li class="pass">In the campaign&#x27;s audience' in body
+    assert '<li class="fail">Already holds a product of this family' in body
     assert "0.2500" in body and "100.00" in body  # score factors
     assert "policy v1" in body and "CARD=3" in body  # versions
     assert "holds_product" in body  # a suppressed offer and why

@@ -56,14 +56,16 @@ HOT_PAGES = [
     (
         "decision detail",
         "analyst",
+        # + 3 for the catalog facts the compact explanation is expanded with (the offers'
+        # content versions, offers without any content, the contact policy's version)
         lambda b: reverse("decisioning:decision_detail", args=[b.decision.pk]),
-        7,
+        10,
     ),
     (
         "decision explanation",
         "analyst",
         lambda b: reverse("decisioning:decision_explain", args=[b.decision.pk]),
-        4,
+        7,
     ),
     (
         "customer 360",

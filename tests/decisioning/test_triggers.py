@@ -17,6 +17,7 @@ from compliance.versioning import bump_catalog_version
 from crosssell.services import api_client_create
 from customers.models import Event
 from decisioning import engine
+from decisioning.decisions.explanation import full_trace
 from decisioning.decisions.inbound import decide_inbound
 from decisioning.decisions.snapshots import snapshots
 from decisioning.engine.pages import page_matches, page_path
@@ -380,7 +381,7 @@ def test_inbound_context_page_raises_the_relevant_offers_context_weight(bank):
         actor="api:web", customer=CustomerFactory(), channel="web", page="/savings", now=NOW
     )
     plain = next(
-        o for o in elsewhere.explanation["candidates"] if o["offer_code"] == "HOME_LOAN_PAGE"
+        o for o in full_trace(elsewhere)["candidates"] if o["offer_code"] == "HOME_LOAN_PAGE"
     )
     assert plain["score_factors"]["context_weight"] == 1.0
     assert "context" not in plain["score_factors"]

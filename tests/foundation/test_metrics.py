@@ -121,8 +121,10 @@ def test_a_decision_moves_the_decision_release_suppression_and_latency_counts(
     assert moved(before, after, "crosssell_offers_released_total", channel="contact_center") == len(
         response.json()["offers"]
     )
+    from decisioning.decisions.explanation import full_trace
+
     reasons = Counter(
-        item["reason"] for item in stored.explanation["suppressed"] if not item.get("shadow")
+        item["reason"] for item in full_trace(stored)["suppressed"] if not item.get("shadow")
     )
     assert reasons, "the small bank withholds some candidates from this customer"
     for reason, count in reasons.items():
