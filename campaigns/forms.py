@@ -6,14 +6,16 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from campaigns.choices import CampaignKind
 from campaigns.models import Campaign, ContactPolicy
 from campaigns.services import CAMPAIGN_UPDATABLE
 from campaigns.triggers import DEFAULT_MAX_AGE_HOURS
-from core.channels import OUTBOUND
+from core.channels import CHANNELS, OUTBOUND
 from core.choices import Channel
 from core.forms import ConsoleForm, style_fields
+from customers.events import KNOWN_EVENT_TYPES
 from offers.choices import OfferStatus
 from offers.models import Offer
 
@@ -24,6 +26,41 @@ TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 def split_list(text: str) -> list[str]:
     """``a, b c`` -> ``["a", "b", "c"]``: commas, spaces or new lines separate items."""
     return [item for item in text.replace(",", " ").split() if item]
+
+
+class ListChoiceField(forms.MultipleChoiceField):
+    """Checkboxes that also take a comma- or space-separated list in one value (what
+    the builder posted before it had checkboxes, and what a script may post).
+
+    ``open_choices``: values outside the choices pass through for the service to judge
+    (event types: one channels already send, or the bank declares, is valid too).
+    """
+
+    def __init__(self, *args: Any, open_choices: bool = False, **kwargs: Any) -> None:
+        self.open_choices = open_choices
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        values = super().to_python([value] if isinstance(value, str) else value)
+        return list(dict.fromkeys(item for entry in values for item in split_list(entry)))
+
+    def validate(self, value: Any) -> None:
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        if self.open_choices:
+            return
+        unknown = [item for item in value if not self.valid_value(item)]
+        if unknown:
+            raise forms.ValidationError(f"Unknown channel(s): {', '.join(unknown)}.")
+
+
+def event_type_choices(current: list[str] | None = None) -> list[tuple[str, str]]:
+    """The event types a trigger may name: known, declared by the bank, and any the
+    campaign names already."""
+    names = sorted(
+        KNOWN_EVENT_TYPES | set(settings.CROSSSELL_EXTRA_EVENT_TYPES) | set(current or [])
+    )
+    return [(name, name.replace("_", " ")) for name in names]
 
 
 def _lines(text: str, what: str) -> list[tuple[int, str, str]]:
@@ -68,9 +105,18 @@ class CampaignForm(ConsoleForm):
         widget=forms.Textarea(attrs={"rows": 3, "class": "rule", "spellcheck": "false"}),
         help_text='e.g. age >= 25 and not holds_family("mortgages"). Empty = everyone.',
     )
-    trigger_event_types = forms.CharField(
+    trigger_event_types = ListChoiceField(
         required=False,
-        help_text="Real-time campaigns: the event types that fire them, comma separated.",
+        open_choices=True,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checks"}),
+        label="Trigger events",
+        help_text="Real-time campaigns and journeys: the event types that fire them.",
+    )
+    trigger_other = forms.CharField(
+        required=False,
+        label="Other trigger events",
+        help_text="An event type not listed above that a channel already sends or the bank "
+        "declares (CROSSSELL_EXTRA_EVENT_TYPES), comma separated.",
     )
     trigger_conditions = forms.CharField(
         required=False,
@@ -101,11 +147,17 @@ class CampaignForm(ConsoleForm):
     )
     absence_days = forms.IntegerField(required=False, min_value=1, help_text="…within N days.")
     schedule = forms.CharField(
-        required=False, max_length=64, help_text="Batch: crontab, e.g. '0 9 * * mon'."
+        required=False,
+        max_length=64,
+        help_text="Batch: crontab (minute hour day-of-month month day-of-week) in the bank's "
+        "time zone, e.g. '0 6 * * mon' for every Monday at 06:00.",
     )
-    channels = forms.CharField(
-        help_text="Allowed channels in preference order, comma separated "
-        f"({', '.join(Channel.values)}). Outbound for real-time and batch, inbound for inbound."
+    channels = ListChoiceField(
+        choices=[(spec.code, f"{spec.label} ({spec.direction.value})") for spec in CHANNELS],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checks"}),
+        help_text="Outbound channels for real-time and batch campaigns, inbound ones for "
+        "inbound. Preference follows this order (a campaign keeps its own order for the "
+        "channels it already had).",
     )
     control_group_pct = forms.DecimalField(
         max_digits=5,
@@ -128,31 +180,38 @@ class CampaignForm(ConsoleForm):
     def __init__(self, *args: Any, instance: Campaign | None = None, **kwargs: Any) -> None:
         if instance is not None:
             initial = {name: getattr(instance, name) for name in ("code", "kind", *self.UPDATABLE)}
-            initial["channels"] = ", ".join(instance.channels or [])
-            initial["trigger_event_types"] = ", ".join(instance.trigger_event_types or [])
+            initial["channels"] = list(instance.channels or [])
+            initial["trigger_event_types"] = list(instance.trigger_event_types or [])
             initial.update(format_trigger_conditions(instance.trigger_conditions))
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
         self.instance = instance
+        self.fields["trigger_event_types"].choices = event_type_choices(
+            instance.trigger_event_types if instance is not None else None
+        )
         if instance is not None:
             for name in ("code", "kind"):
                 self.fields[name].disabled = True
                 self.fields[name].required = False
 
     def clean_channels(self) -> list[str]:
-        channels = split_list(self.cleaned_data.get("channels", ""))
-        unknown = [c for c in channels if c not in Channel.values]
-        if unknown:
-            raise forms.ValidationError(f"Unknown channel(s): {', '.join(unknown)}.")
-        return channels
+        """Checked channels, in the registry's order; those the campaign had keep its order."""
+        chosen = list(self.cleaned_data.get("channels") or [])
+        before = [c for c in (self.instance.channels if self.instance else []) if c in chosen]
+        return before + [s.code for s in CHANNELS if s.code in chosen and s.code not in before]
 
     def clean_trigger_event_types(self) -> list[str]:
-        return split_list(self.cleaned_data.get("trigger_event_types", ""))
+        return list(self.cleaned_data.get("trigger_event_types") or [])
 
     def clean(self) -> dict[str, Any]:
         """The three trigger text fields become the service's ``trigger_conditions``;
         the service checks conditions, pages and ages and names what is wrong."""
         cleaned = super().clean() or {}
+        if "trigger_event_types" in cleaned:
+            others = split_list(cleaned.pop("trigger_other", "") or "")
+            cleaned["trigger_event_types"] = list(
+                dict.fromkeys([*cleaned["trigger_event_types"], *others])
+            )
         entries: dict[str, dict[str, Any]] = {}
         fields = (
             ("trigger_conditions", "condition"),

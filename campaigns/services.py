@@ -21,6 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from celery.schedules import crontab
+from cron_descriptor import ExpressionDescriptor
+from cron_descriptor import Options as CronOptions
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -179,6 +181,20 @@ def schedule_problem(schedule: str, *, batch: bool) -> str | None:
     except (ValueError, TypeError) as error:
         return f"{schedule!r} is not a valid crontab: {error}"
     return None
+
+
+def schedule_description(schedule: str) -> str:
+    """A crontab in words ("At 06:00, only on Monday"), in 24-hour time; empty for an
+    empty schedule. Only for a schedule ``schedule_problem`` accepts."""
+    if not (schedule or "").strip():
+        return ""
+    options = CronOptions()
+    options.use_24hour_time_format = True
+    options.verbose = False
+    try:
+        return ExpressionDescriptor(schedule.strip(), options).get_description()
+    except Exception:  # the describer's own errors: celery's check (above) is the judge
+        return schedule.strip()
 
 
 def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:

@@ -7,6 +7,7 @@ app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list, name="campaign_list"),
     path("new/", views.campaign_create, name="campaign_create"),
+    path("schedule/check/", views.schedule_check, name="schedule_check"),
     path("<int:pk>/", views.campaign_detail, name="campaign_detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
     path("<int:pk>/actions/<str:action>/", views.campaign_action, name="campaign_action"),

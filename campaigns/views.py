@@ -7,6 +7,7 @@ batch run and simulating are decisioning work, so those buttons post to
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
-from campaigns.choices import CampaignStatus, ChunkStatus, RunStatus
+from campaigns.choices import CampaignKind, CampaignStatus, ChunkStatus, RunStatus
 from campaigns.filtersets import CampaignFilterSet
 from campaigns.forms import CampaignForm, CampaignOfferFormSet, ContactPolicyForm, offer_rows
 from campaigns.models import Campaign, CampaignOffer, CampaignRun
@@ -150,13 +151,44 @@ def policy(request: HttpRequest) -> HttpResponse:
 # --- the builder ------------------------------------------------------------------------------
 
 
+def _schedule_preview(schedule: str, kind: str) -> dict[str, str | None]:
+    problem = (
+        services.schedule_problem(schedule, batch=kind == CampaignKind.BATCH) if schedule else None
+    )
+    return {
+        "schedule": schedule,
+        "problem": problem,
+        "description": "" if problem else services.schedule_description(schedule),
+        "zone": settings.BANK_TIME_ZONE,
+        "kind": kind,
+    }
+
+
+@role_required(permissions.CAMPAIGN_READ)
+def schedule_check(request: HttpRequest) -> HttpResponse:
+    """A batch schedule in words as it is typed, or why beat could never run it (htmx)."""
+    context = _schedule_preview(
+        (request.GET.get("schedule") or "").strip(), request.GET.get("kind") or CampaignKind.BATCH
+    )
+    return render_page(
+        request,
+        "campaigns/partials/schedule_status.html",
+        context,
+        partial="campaigns/partials/schedule_status.html",
+    )
+
+
 def _builder(
     request: HttpRequest, campaign: Campaign | None, form: CampaignForm, offers, status: int = 200
 ) -> HttpResponse:
+    preview = _schedule_preview(
+        str(form["schedule"].value() or "").strip(),
+        str(form["kind"].value() or (campaign.kind if campaign else CampaignKind.BATCH)),
+    )
     return render_page(
         request,
         "campaigns/campaign_form.html",
-        {"campaign": campaign, "form": form, "offers": offers},
+        {"campaign": campaign, "form": form, "offers": offers, "schedule_preview": preview},
         status=status,
     )
 

@@ -110,6 +110,9 @@ class ApprovalRequest(models.Model):
     subject_version = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64)
     subject_repr = models.CharField(max_length=200)
+    # Requests submitted as one change (an offer's content on all its channels) share this
+    # key: the queue shows them as one item, decided together. Empty: a change of its own.
+    change = models.UUIDField(null=True, blank=True, editable=False)
     # What the reviewer saw: the submitted content or targeting, frozen.
     snapshot = models.JSONField(default=dict)
     prechecks = models.JSONField(default=list, blank=True)
@@ -138,6 +141,7 @@ class ApprovalRequest(models.Model):
                 name="approval_subject_idx",
             ),
             models.Index(fields=["status", "submitted_at"], name="approval_queue_idx"),
+            models.Index(fields=["change", "status"], name="approval_change_idx"),
         ]
         constraints = [
             # The checker is never the maker, whatever the caller.

@@ -5,8 +5,24 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from compliance.choices import ApprovalStatus, ConsentChannel, ConsentStatus
@@ -68,6 +84,85 @@ def approval_list(
     if subject_id is not None:
         queryset = queryset.filter(subject_id=subject_id)
     return queryset.order_by("submitted_at", "pk")
+
+
+def approval_queue(matched: QuerySet[ApprovalRequest]) -> QuerySet[ApprovalRequest]:
+    """One row per change among the requests ``matched`` (filtered by status, subject,
+    author): a change's first request stands for all of it, a request submitted on its
+    own for itself. Annotated with ``waiting`` (0 while anything in it is pending),
+    ``members`` and ``blocking_members``; pending first, oldest waiting first."""
+    same_change = ApprovalRequest.objects.filter(change=OuterRef("change"))
+    leads = (
+        ApprovalRequest.objects.filter(
+            change__in=matched.filter(change__isnull=False).values("change")
+        )
+        .values("change")
+        .annotate(lead=Min("pk"))
+        .values("lead")
+    )
+    counted = same_change.values("change").annotate(n=Count("pk")).values("n")
+    return (
+        ApprovalRequest.objects.select_related("submitted_by", "decided_by")
+        .defer("snapshot")
+        .filter(Q(change__isnull=True, pk__in=matched.values("pk")) | Q(pk__in=leads))
+        .annotate(
+            waiting=Case(
+                When(change__isnull=True, status=ApprovalStatus.PENDING, then=Value(0)),
+                When(
+                    Q(change__isnull=False)
+                    & Exists(same_change.filter(status=ApprovalStatus.PENDING)),
+                    then=Value(0),
+                ),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            members=Coalesce(Subquery(counted, output_field=IntegerField()), Value(1)),
+            blocking_members=Case(
+                When(change__isnull=True, then=Cast("has_blocking_findings", IntegerField())),
+                default=Coalesce(
+                    Subquery(
+                        same_change.filter(
+                            status=ApprovalStatus.PENDING, has_blocking_findings=True
+                        )
+                        .values("change")
+                        .annotate(n=Count("pk"))
+                        .values("n"),
+                        output_field=IntegerField(),
+                    ),
+                    Value(0),
+                ),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by("waiting", "submitted_at", "pk")
+    )
+
+
+def pending_items() -> int:
+    """How many queue items wait for a checker: changes with anything pending, counted once."""
+    key = Coalesce(Cast("change", CharField()), Cast("pk", CharField()))
+    return ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).aggregate(
+        n=Count(key, distinct=True)
+    )["n"]
+
+
+def change_members(
+    requests: Iterable[ApprovalRequest], *, with_snapshot: bool = False
+) -> dict[Any, list[ApprovalRequest]]:
+    """Every request of the given requests' changes, by change key, in one query (a
+    request of its own is its own change, keyed by its pk)."""
+    requests = list(requests)
+    keys = {r.change for r in requests if r.change is not None}
+    out: dict[Any, list[ApprovalRequest]] = {r.pk: [r] for r in requests if r.change is None}
+    if keys:
+        rows = ApprovalRequest.objects.select_related("submitted_by", "decided_by").filter(
+            change__in=keys
+        )
+        if not with_snapshot:
+            rows = rows.defer("snapshot")
+        for row in rows.order_by("subject_repr", "subject_version", "pk"):
+            out.setdefault(row.change, []).append(row)
+    return out
 
 
 def approval_get(pk: int) -> ApprovalRequest | None:

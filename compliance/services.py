@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -145,8 +146,13 @@ def approval_submit(
     subject_repr: str,
     snapshot: Mapping[str, Any],
     prechecks: Sequence[Finding | Mapping[str, Any]],
+    change: uuid.UUID | None = None,
 ) -> ApprovalRequest:
     """Ask for approval of one exact version (id, version, content hash) of a subject.
+
+    ``change`` groups requests submitted as one change (an offer's content on every
+    channel it was written for): the queue shows them as one item, and
+    ``approval_decide_change`` decides them together.
 
     The pre-check findings are stored for the reviewer; blocking ones will prevent
     approval. A version already pending or approved cannot be submitted again, and a
@@ -190,6 +196,7 @@ def approval_submit(
             subject_version=subject_version,
             content_hash=content_hash,
             subject_repr=subject_repr[:200],
+            change=change,
             snapshot=dict(snapshot),
             prechecks=findings,
             has_blocking_findings=has_blocking(findings),
@@ -210,6 +217,7 @@ def approval_submit(
             data={
                 "prechecks": [f["code"] for f in findings],
                 "blocking_findings": request.has_blocking_findings,
+                **({"change": str(change)} if change else {}),
             },
         )
     return request
@@ -408,6 +416,86 @@ def approval_comment(
             data={"comment_id": comment.pk},
         )
     return comment
+
+
+APPROVE = "approve"
+REJECT = "reject"
+REQUEST_CHANGES = "request_changes"
+CHANGE_ACTIONS = (APPROVE, REJECT, REQUEST_CHANGES)
+
+
+def approval_decide_change(
+    *, actor_user: AbstractBaseUser, request: ApprovalRequest | int, action: str, comment: str = ""
+) -> list[ApprovalRequest]:
+    """Decide every pending request of ``request``'s change at once (the request alone
+    when it is a change of its own), in one transaction: all or none.
+
+    Approving refuses the whole change when any of its requests has a blocking finding
+    (naming it): a checker approves what the customer will see on every channel, or
+    sends it back. The author is never the checker, of any part.
+    """
+    if action not in CHANGE_ACTIONS:
+        raise ValidationFailed(
+            "Unknown decision.", fields={"action": [f"must be one of {', '.join(CHANGE_ACTIONS)}"]}
+        )
+    if action != APPROVE:
+        comment = _require_comment(comment, "reject" if action == REJECT else "ask for changes")
+    with transaction.atomic():
+        lead = _locked(request)
+        members = (
+            [lead]
+            if lead.change is None
+            else list(
+                ApprovalRequest.objects.select_for_update()
+                .select_related("submitted_by")
+                .filter(change=lead.change, status=ApprovalStatus.PENDING)
+                .order_by("pk")
+            )
+        )
+        if not members or all(m.status != ApprovalStatus.PENDING for m in members):
+            raise Conflict(
+                f"{lead.subject_repr} v{lead.subject_version} is {lead.status}; "
+                "nothing in this change waits for a decision.",
+                fields={"status": [lead.status]},
+            )
+        for member in members:
+            _require_checker(actor_user, member)
+        if action == APPROVE:
+            blocked = [m for m in members if m.has_blocking_findings]
+            if blocked:
+                raise Unprocessable(
+                    "Blocking pre-check findings prevent approval of "
+                    + ", ".join(f"{m.subject_repr} v{m.subject_version}" for m in blocked)
+                    + ": request changes or reject.",
+                    fields={"prechecks": [m.subject_repr for m in blocked]},
+                )
+        decided = []
+        for member in members:
+            if action == APPROVE:
+                decided.append(
+                    _decide(
+                        actor_user=actor_user,
+                        locked=member,
+                        to_status=ApprovalStatus.APPROVED,
+                        action="approval_approved",
+                        comment=(comment or "").strip(),
+                    )
+                )
+            else:
+                decided.append(
+                    _decide(
+                        actor_user=actor_user,
+                        locked=member,
+                        to_status=ApprovalStatus.REJECTED
+                        if action == REJECT
+                        else ApprovalStatus.CHANGES_REQUESTED,
+                        action="approval_rejected"
+                        if action == REJECT
+                        else "approval_changes_requested",
+                        comment=comment,
+                    )
+                )
+    return decided
 
 
 # --- consent, do-not-contact, suppression -----------------------------------------------

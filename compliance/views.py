@@ -7,22 +7,20 @@ refuses it again.
 
 from __future__ import annotations
 
-import difflib
-import json
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from compliance import selectors, services
+from compliance import previews, selectors, services
 from compliance.choices import ApprovalStatus, ApprovalSubject
+from compliance.diffs import snapshot_diff
 from compliance.filtersets import ApprovalFilterSet, AuditFilterSet
 from compliance.forms import (
     ApprovalDecisionForm,
@@ -51,28 +49,20 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson
 
 @role_required(permissions.APPROVAL_READ)
 def approval_list(request: HttpRequest) -> HttpResponse:
-    """Opens on the pending requests, oldest waiting first; with any status, pending first,
-    then everything decided."""
-    queryset = (
-        ApprovalRequest.objects.select_related("submitted_by", "decided_by")
-        .defer("snapshot")
-        .annotate(
-            waiting=Case(
-                When(status=ApprovalStatus.PENDING, then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            )
-        )
-    )
+    """Opens on the pending changes, oldest waiting first; with any status, pending first,
+    then everything decided. One item per change: an offer's content submitted for
+    several channels is one item naming them all."""
     params = request.GET.copy()
     if "status" not in params:
         # the queue opens on what waits for a checker; "Any status" shows the history
         params["status"] = ApprovalStatus.PENDING
-    filterset = ApprovalFilterSet(params, queryset=queryset)
-    ordered = filterset.qs.order_by("waiting", "submitted_at", "pk")
-    page = page_of(request, ordered)
-    pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).count()
-    context = {"filter": filterset, "page": page, "pending": pending}
+    filterset = ApprovalFilterSet(params, queryset=ApprovalRequest.objects.all())
+    page = page_of(request, selectors.approval_queue(filterset.qs))
+    parts = selectors.change_members(page.object_list)
+    for item in page.object_list:
+        item.parts = parts.get(item.change or item.pk, [item])
+        _label(item)
+    context = {"filter": filterset, "page": page, "pending": selectors.pending_items()}
     return render_page(
         request,
         "compliance/approval_list.html",
@@ -81,43 +71,16 @@ def approval_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """A snapshot as ``{dotted.path: text}`` so two versions compare field by field."""
-    if isinstance(value, dict):
-        out: dict[str, str] = {}
-        for key in sorted(value):
-            out.update(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        out = {}
-        for index, item in enumerate(value):
-            out.update(_flatten(item, f"{prefix}[{index}]"))
-        return out
-    if isinstance(value, str):
-        return {prefix: value}
-    return {prefix: json.dumps(value, sort_keys=True, cls=DjangoJSONEncoder)}
-
-
-def snapshot_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of (field, old, new, changed, lines) where ``lines`` is a line diff of texts."""
-    before = _flatten(old or {})
-    after = _flatten(new or {})
-    rows = []
-    for key in sorted(before.keys() | after.keys()):
-        a, b = before.get(key), after.get(key)
-        lines = []
-        if (
-            a != b
-            and a is not None
-            and b is not None
-            and ("\n" in a or "\n" in b or len(a) + len(b) > 80)
-        ):
-            for line in difflib.ndiff(a.splitlines(), b.splitlines()):
-                if line.startswith("? "):
-                    continue
-                lines.append({"op": {"- ": "del", "+ ": "add"}.get(line[:2], ""), "text": line[2:]})
-        rows.append({"field": key, "old": a, "new": b, "changed": a != b, "lines": lines})
-    return rows
+def _label(item: ApprovalRequest) -> None:
+    """A change's name in the queue ("CARD_X content") and each part's ("sms")."""
+    subjects = {part.subject_repr.partition("/")[0] for part in item.parts}
+    item.change_label = (
+        f"{subjects.pop()} content"
+        if len(subjects) == 1 and len(item.parts) > 1
+        else item.subject_repr
+    )
+    for part in item.parts:
+        part.part_label = part.subject_repr.partition("/")[2] or part.subject_repr
 
 
 def _same_subject(approval: ApprovalRequest) -> Q:
@@ -185,30 +148,58 @@ def _baseline(approval: ApprovalRequest, previous: ApprovalRequest | None) -> di
     return None
 
 
-def _approval_context(request: HttpRequest, approval: ApprovalRequest, form=None) -> dict:
+def _review(approval: ApprovalRequest) -> dict[str, Any]:
+    """What a checker reads of one request: its snapshot, its findings, the diff against
+    the version in force (or approved before it) and, for content, its channel preview."""
     previous = _previous_approved(approval)
     baseline = _baseline(approval, previous)
     in_force = (approval.snapshot or {}).get(IN_FORCE_KEY)
-    findings = sorted(
-        approval.prechecks or [], key=lambda f: (f.get("severity") != "blocking", f.get("code", ""))
-    )
-    is_author = approval.submitted_by_id == request.user.pk
-    pending = approval.status == ApprovalStatus.PENDING
+    snapshot = approval.snapshot or {}
+    preview = None
+    if approval.subject_type == ApprovalSubject.OFFER_CONTENT and snapshot.get("channel"):
+        try:
+            preview = previews.preview(
+                channel=snapshot["channel"],
+                **{name: str(snapshot.get(name) or "") for name in previews.TEXT_FIELDS},
+            )
+        except ValueError:  # a channel since removed from the registry
+            preview = None
     return {
         "approval": approval,
         "previous": previous,
         "in_force": in_force if isinstance(in_force, dict) else None,
         "diff": snapshot_diff(baseline, _submitted(approval)) if baseline is not None else None,
         "snapshot_rows": snapshot_diff(None, _submitted(approval)),
-        "findings": findings,
+        "findings": sorted(
+            approval.prechecks or [],
+            key=lambda f: (f.get("severity") != "blocking", f.get("code", "")),
+        ),
+        "p": preview,
+    }
+
+
+def _approval_context(request: HttpRequest, approval: ApprovalRequest, form=None) -> dict:
+    members = (
+        selectors.change_members([approval], with_snapshot=True).get(approval.change)
+        if approval.change is not None
+        else None
+    ) or [approval]
+    parts = [_review(member if member.pk != approval.pk else approval) for member in members]
+    lead = next(part for part in parts if part["approval"].pk == approval.pk)
+    pending = [m for m in members if m.status == ApprovalStatus.PENDING]
+    is_author = any(m.submitted_by_id == request.user.pk for m in members)
+    may_act = has_role(request.user, permissions.APPROVAL_ACT)
+    return {
+        **lead,
+        "parts": parts,
+        "is_change": len(members) > 1,
+        "pending_parts": len(pending),
         "is_author": is_author,
-        "can_decide": pending
+        "can_decide": bool(pending) and not is_author and may_act,
+        "can_approve": bool(pending)
         and not is_author
-        and has_role(request.user, permissions.APPROVAL_ACT),
-        "can_approve": pending
-        and not is_author
-        and not approval.has_blocking_findings
-        and has_role(request.user, permissions.APPROVAL_ACT),
+        and not any(m.has_blocking_findings for m in pending)
+        and may_act,
         "form": form or ApprovalDecisionForm(initial={"action": ApprovalDecisionForm.COMMENT}),
         "subject_url": _subject_url(approval),
         "history": ApprovalRequest.objects.filter(_same_subject(approval))
@@ -220,6 +211,9 @@ def _approval_context(request: HttpRequest, approval: ApprovalRequest, form=None
 
 @role_required(permissions.APPROVAL_READ)
 def approval_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One queue item: a request, or every request of its change (an offer's content on
+    all its channels), each with its preview, findings and diff; approve, reject and
+    request changes decide every pending part of the change at once."""
     approval = selectors.approval_get(pk)
     if approval is None:
         raise Http404("No such approval request.")
@@ -238,30 +232,22 @@ def approval_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ):
                 raise PermissionDenied("The author of a change can never approve or reject it.")
             try:
-                if action == ApprovalDecisionForm.APPROVE:
-                    services.approval_approve(
-                        actor_user=request.user, request=approval, comment=comment
-                    )
-                    messages.success(
-                        request, f"Approved {approval.subject_repr} v{approval.subject_version}."
-                    )
-                elif action == ApprovalDecisionForm.REJECT:
-                    services.approval_reject(
-                        actor_user=request.user, request=approval, comment=comment
-                    )
-                    messages.success(
-                        request, f"Rejected {approval.subject_repr} v{approval.subject_version}."
-                    )
-                elif action == ApprovalDecisionForm.REQUEST_CHANGES:
-                    services.approval_request_changes(
-                        actor_user=request.user, request=approval, comment=comment
-                    )
-                    messages.success(request, f"Sent {approval.subject_repr} back for changes.")
-                else:
+                if action == ApprovalDecisionForm.COMMENT:
                     services.approval_comment(
                         actor_user=request.user, request=approval, body=comment
                     )
                     messages.success(request, "Comment added.")
+                else:
+                    decided = services.approval_decide_change(
+                        actor_user=request.user, request=approval, action=action, comment=comment
+                    )
+                    what = ", ".join(f"{d.subject_repr} v{d.subject_version}" for d in decided)
+                    verb = {
+                        ApprovalDecisionForm.APPROVE: "Approved",
+                        ApprovalDecisionForm.REJECT: "Rejected",
+                        ApprovalDecisionForm.REQUEST_CHANGES: "Sent back for changes:",
+                    }[action]
+                    messages.success(request, f"{verb} {what}.")
             except ApplicationError as error:
                 add_service_error(form, error)
             else:

@@ -7,7 +7,7 @@ their views belong to the highest layer (see ``decisioning.views``, one module a
 
 from django.urls import path
 
-from decisioning.views import customers, decisions, erasure, rules, runs
+from decisioning.views import audience, customers, decisions, erasure, rules, runs
 
 app_name = "decisioning"
 
@@ -18,12 +18,23 @@ urlpatterns = [
     path("customers/<str:external_id>/", customers.customer_360, name="customer_360"),
     path("customers/<str:external_id>/consents/", customers.consent_change, name="consent_change"),
     path(
+        "customers/<str:external_id>/offer-now/",
+        customers.customer_offer_now,
+        name="customer_offer_now",
+    ),
+    path(
+        "customers/<str:external_id>/decisions/<uuid:pk>/replay/",
+        customers.customer_replay,
+        name="customer_replay",
+    ),
+    path(
         "customers/<str:external_id>/do-not-contact/",
         customers.do_not_contact,
         name="do_not_contact",
     ),
     path("compliance/erasure/", erasure.erasure_list, name="erasure_list"),
     path("rules/check/", rules.rule_check, name="rule_check"),
+    path("campaigns/audience/count/", audience.audience_count_view, name="audience_count"),
     path("campaigns/<int:pk>/runs/start/", runs.run_start, name="run_start"),
     path("campaigns/runs/<int:pk>/resume/", runs.run_resume, name="run_resume"),
     path("campaigns/<int:pk>/simulate/", runs.campaign_simulate, name="campaign_simulate"),

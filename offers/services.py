@@ -21,6 +21,7 @@ dependency injection because offers may not import decisioning.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -1021,10 +1022,33 @@ def content_prechecks_for(content: OfferContent) -> list[Finding]:
     return findings
 
 
+def _open_content_change(*, offer: Offer, user: AbstractBaseUser) -> uuid.UUID:
+    """The change this author's content of this offer joins: the one of their content
+    requests still waiting for review (given a key if it had none), else a new one. So
+    an offer written for eight channels reaches the queue as one item, however its
+    channels were submitted."""
+    waiting = (
+        ApprovalRequest.objects.select_for_update()
+        .filter(
+            subject_type=ApprovalSubject.OFFER_CONTENT,
+            subject_id__in=OfferContent.objects.filter(offer=offer).values("pk"),
+            status=ApprovalStatus.PENDING,
+            submitted_by=user,
+        )
+        .order_by("pk")
+    )
+    keyed = next((r.change for r in waiting if r.change is not None), None)
+    change = keyed or uuid.uuid4()
+    waiting.filter(change__isnull=True).update(change=change)
+    return change
+
+
 def content_submit_for_approval(
-    *, actor: AbstractBaseUser, content: OfferContent
+    *, actor: AbstractBaseUser, content: OfferContent, change: uuid.UUID | None = None
 ) -> ApprovalRequest:
-    """Run the pre-checks and ask compliance to approve this exact version."""
+    """Run the pre-checks and ask compliance to approve this exact version, as part of
+    ``change`` (default: the author's change of this offer's content waiting for review,
+    or a new one)."""
     if _user_or_none(actor) is None:
         raise PermissionDenied("Content is submitted for approval by a person.")
     with transaction.atomic():
@@ -1060,4 +1084,122 @@ def content_submit_for_approval(
             subject_repr=f"{offer.code}/{content.channel}",
             snapshot=snapshot,
             prechecks=findings,
+            change=change or _open_content_change(offer=offer, user=actor),
         )
+
+
+def offer_content_unsubmitted(*, offer: Offer) -> list[OfferContent]:
+    """Per channel, the newest content version if it was never submitted (the drafts a
+    "submit all" would send)."""
+    latest: dict[str, OfferContent] = {}
+    for content in OfferContent.objects.filter(offer=offer).order_by("channel", "-version"):
+        latest.setdefault(content.channel, content)
+    submitted = set(
+        ApprovalRequest.objects.filter(
+            subject_type=ApprovalSubject.OFFER_CONTENT,
+            subject_id__in=[c.pk for c in latest.values()],
+        ).values_list("subject_id", "subject_version")
+    )
+    return [c for c in latest.values() if (c.pk, c.version) not in submitted]
+
+
+def offer_content_submit(*, actor: AbstractBaseUser, offer: Offer) -> list[ApprovalRequest]:
+    """Submit the newest draft of every channel of an offer as one change: one item in
+    the review queue, with every channel's words, decided together."""
+    user = _user_or_none(actor)
+    if user is None:
+        raise PermissionDenied("Content is submitted for approval by a person.")
+    with transaction.atomic():
+        offer = Offer.objects.select_for_update().get(pk=offer.pk)
+        drafts = offer_content_unsubmitted(offer=offer)
+        if not drafts:
+            raise Conflict(
+                f"Offer {offer.code} has no content draft to submit: every channel's newest "
+                "version was submitted already.",
+                fields={"content": ["nothing to submit"]},
+            )
+        change = _open_content_change(offer=offer, user=user)
+        return [
+            content_submit_for_approval(actor=user, content=content, change=change)
+            for content in drafts
+        ]
+
+
+def content_rollback(*, actor: AbstractBaseUser, content: OfferContent) -> ApprovalRequest:
+    """Bring back an earlier approved version's words: they become the channel's next
+    version, submitted for approval like any change (the version in force stays in force
+    until a checker approves it)."""
+    user = _user_or_none(actor)
+    if user is None:
+        raise PermissionDenied("Content is rolled back by a person.")
+    with transaction.atomic():
+        content = OfferContent.objects.select_related("offer").get(pk=content.pk)
+        if not is_approved(
+            ApprovalSubject.OFFER_CONTENT, content.pk, content.version, content.content_hash
+        ):
+            raise Conflict(
+                f"{content.offer.code}/{content.channel} v{content.version} was never approved; "
+                "only an approved version can be brought back.",
+                fields={"version": ["not approved"]},
+            )
+        restored = content_create_version(
+            actor=user,
+            offer=content.offer,
+            channel=content.channel,
+            **{name: getattr(content, name) for name in CONTENT_FIELDS},
+        )
+        _audit_catalog(
+            action="content_rolled_back",
+            actor=user,
+            instance=restored,
+            object_type="offer_content",
+            data={
+                "offer": content.offer.code,
+                "channel": content.channel,
+                "from_version": content.version,
+                "version": restored.version,
+            },
+        )
+        return content_submit_for_approval(actor=user, content=restored)
+
+
+def offer_targeting_rollback(
+    *, actor: AbstractBaseUser, offer: Offer, version: int
+) -> OfferTargeting | None:
+    """Bring back an earlier approved targeting version: its values become a new
+    version, submitted for approval (``offer_update``); the targeting in force stays in
+    force until a checker approves it. None when those values are already in force."""
+    user = _user_or_none(actor)
+    if user is None:
+        raise PermissionDenied("Targeting is rolled back by a person.")
+    with transaction.atomic():
+        row = OfferTargeting.objects.filter(offer=offer, version=version).first()
+        if row is None or not is_approved(
+            ApprovalSubject.OFFER_TARGETING, offer.pk, row.version, row.content_hash
+        ):
+            raise Conflict(
+                f"{offer.code} targeting v{version} was never approved; only an approved "
+                "version can be brought back.",
+                fields={"version": ["not approved"]},
+            )
+        before = OfferTargeting.objects.filter(offer=offer).aggregate(latest=Max("version"))
+        offer_update(
+            actor=user,
+            offer=offer,
+            data=targeting_values(row),
+            note=f"Roll back to v{row.version}.",
+        )
+        after = (
+            OfferTargeting.objects.filter(offer=offer, version__gt=before["latest"] or 0)
+            .order_by("-version")
+            .first()
+        )
+        if after is not None:
+            _audit_catalog(
+                action="offer_targeting_rolled_back",
+                actor=user,
+                instance=offer,
+                object_type="offer",
+                data={"from_version": row.version, "version": after.version},
+            )
+        return after

@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from compliance import previews
+from compliance.diffs import snapshot_diff
 from compliance.prechecks import RuleSyntaxError, content_prechecks, rule_fields
 from core import permissions
 from core.choices import Channel
@@ -30,6 +32,7 @@ from offers.choices import OfferStatus
 from offers.filtersets import OfferFilterSet, ProductFilterSet
 from offers.forms import ContentForm, OfferForm, ProductForm
 from offers.models import Offer, OfferContent, Product
+from offers.targeting_hash import TARGETING_FIELDS
 
 # Which status buttons an offer shows; ``offers.services`` enforces the transitions.
 TRANSITIONS = {
@@ -144,19 +147,52 @@ def offer_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _changed(before: Any, after: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The fields that differ between two versions, as the approval screen shows them."""
+    if before is None:
+        return []
+    rows = snapshot_diff(
+        {name: _plain(getattr(before, name)) for name in fields},
+        {name: _plain(getattr(after, name)) for name in fields},
+    )
+    return [row for row in rows if row["changed"]]
+
+
+def _plain(value: Any) -> Any:
+    return (
+        value if isinstance(value, str | dict | list | int | float) or value is None else str(value)
+    )
+
+
 def _channels(offer: Offer, states: list[selectors.ContentState]) -> list[dict[str, Any]]:
-    """Per channel: every version with its approval state, the latest, the approved one."""
+    """Per channel: every version with its approval state, its preview, what changed from
+    the version before it and whether its words can be brought back; the latest, the
+    approved one."""
     by_channel: dict[str, list[selectors.ContentState]] = {}
     for state in states:
         by_channel.setdefault(state.content.channel, []).append(state)
     rows = []
     for value, label in Channel.choices:
         versions = by_channel.get(value, [])
+        history = [
+            {
+                "state": state,
+                "p": previews.preview_of(state.content),
+                "changes": _changed(
+                    versions[i + 1].content if i + 1 < len(versions) else None,
+                    state.content,
+                    ContentForm.FIELDS,
+                ),
+                "can_roll_back": state.status == "approved" and i > 0,
+            }
+            for i, state in enumerate(versions)
+        ]
         rows.append(
             {
                 "value": value,
                 "label": label,
                 "versions": versions,
+                "history": history,
                 "latest": versions[0] if versions else None,
                 "approved": next((s for s in versions if s.status == "approved"), None),
             }
@@ -179,8 +215,21 @@ def _targeting(
         and in_force.approval.content_hash == selectors.in_force_targeting_hash(offer)
     )
     latest = states[0] if states else None
+    history = [
+        {
+            "state": state,
+            "changes": _changed(
+                states[i + 1].targeting if i + 1 < len(states) else None,
+                state.targeting,
+                TARGETING_FIELDS,
+            ),
+            "can_roll_back": state.status == "approved" and not state.in_force,
+        }
+        for i, state in enumerate(states)
+    ]
     return {
         "states": states,
+        "history": history,
         "in_force": in_force,
         "approved": released,
         "proposal": selectors.targeting_proposal(states),
@@ -194,9 +243,11 @@ def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     offer = get_object_or_404(Offer.objects.select_related("product", "created_by"), pk=pk)
     can_write = has_role(request.user, permissions.CATALOG_WRITE)
     contents, targeting = selectors.offer_states(offer=offer)
+    channels = _channels(offer, contents)
     context = {
         "offer": offer,
-        "channels": _channels(offer, contents),
+        "channels": channels,
+        "drafts": [ch for ch in channels if ch["latest"] and ch["latest"].status == "draft"],
         "targeting": _targeting(offer, targeting),
         "history": history_rows(offer),
         "can_write": can_write,
@@ -318,6 +369,53 @@ def offer_transition(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     return redirect("offers:offer_detail", pk=pk)
 
 
+@role_required(permissions.CATALOG_WRITE)
+@require_POST
+def offer_targeting_rollback(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    """Bring back an earlier approved targeting version, as a new version for approval."""
+    offer = get_object_or_404(Offer, pk=pk)
+    url = reverse("offers:offer_detail", args=[pk]) + "#targeting"
+    try:
+        row = services.offer_targeting_rollback(actor=request.user, offer=offer, version=version)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(url)
+    if row is None:
+        messages.info(request, f"Targeting v{version}'s values are already in force.")
+    else:
+        messages.success(
+            request,
+            f"Targeting v{version} brought back as v{row.version}, submitted for approval; "
+            "the targeting in force stays until a compliance officer approves it.",
+        )
+    return redirect(url)
+
+
+@role_required(permissions.CATALOG_WRITE)
+@require_POST
+def offer_content_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Submit every channel's newest draft as one change (one item in the review queue)."""
+    offer = get_object_or_404(Offer, pk=pk)
+    url = reverse("offers:offer_detail", args=[pk]) + "#content"
+    try:
+        approvals = services.offer_content_submit(actor=request.user, offer=offer)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(url)
+    channels = ", ".join(a.snapshot.get("channel", a.subject_repr) for a in approvals)
+    blocking = sum(1 for a in approvals if a.has_blocking_findings)
+    text = f"Submitted {offer.code}'s content for {channels} as one change for approval"
+    if blocking:
+        messages.warning(
+            request,
+            f"{text}, with blocking findings on {blocking} channel(s): compliance cannot "
+            "approve it until they are fixed in a new version.",
+        )
+    else:
+        messages.success(request, text + ".")
+    return redirect(url)
+
+
 # --- content ----------------------------------------------------------------------------------
 
 
@@ -357,14 +455,14 @@ def content_edit(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
                     "Submit it for approval when it is ready.",
                 )
                 return redirect("offers:content_edit", pk=offer.pk, channel=channel)
-    findings = _preview_findings(offer, channel, form.initial if not form.is_bound else form.data)
+    source = form.initial if not form.is_bound else form.data
     context = {
         "offer": offer,
         "channel": channel,
         "channel_label": Channel(channel).label,
-        "states": states,
+        "states": [(state, previews.preview_of(state.content)) for state in states],
         "form": form,
-        "findings": findings,
+        **_live(offer, channel, source),
         "can_write": can_write,
     }
     return render_page(
@@ -373,6 +471,16 @@ def content_edit(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
         context,
         status=400 if form.is_bound and form.errors else 200,
     )
+
+
+def _live(offer: Offer, channel: str, data: Any) -> dict[str, Any]:
+    """The channel's preview of the text in the editor and what the pre-checks say of it."""
+    return {
+        "p": previews.preview(
+            channel=channel, **{name: str(data.get(name, "") or "") for name in ContentForm.FIELDS}
+        ),
+        "findings": _preview_findings(offer, channel, data),
+    }
 
 
 def _preview_findings(offer: Offer, channel: str, data: Any) -> list[Any]:
@@ -395,16 +503,16 @@ def _preview_findings(offer: Offer, channel: str, data: Any) -> list[Any]:
 
 @role_required(permissions.CATALOG_READ)
 def content_precheck(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
-    """Pre-check findings of the text being typed (htmx, on change)."""
+    """The live preview and the pre-check findings of the text being typed (htmx, as it
+    is typed; debounced by the form's ``hx-trigger``). Writes nothing."""
     channel = _channel_or_404(channel)
     offer = get_object_or_404(Offer.objects.select_related("product"), pk=pk)
     source = request.POST if request.method == "POST" else request.GET
-    findings = _preview_findings(offer, channel, source)
     return render_page(
         request,
-        "offers/partials/findings.html",
-        {"findings": findings, "preview": True},
-        partial="offers/partials/findings.html",
+        "offers/partials/live.html",
+        {**_live(offer, channel, source), "preview": True, "offer": offer, "channel": channel},
+        partial="offers/partials/live.html",
     )
 
 
@@ -432,6 +540,26 @@ def content_submit(request: HttpRequest, pk: int) -> HttpResponse:
             + (f" with {len(approval.prechecks)} warning(s)." if approval.prechecks else "."),
         )
     return redirect(f"{url}#version-{content.version}")
+
+
+@role_required(permissions.CATALOG_WRITE)
+@require_POST
+def content_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring back an approved version's words as the channel's next version, submitted
+    for approval (the version in force stays released until it is approved)."""
+    content = get_object_or_404(OfferContent.objects.select_related("offer"), pk=pk)
+    url = reverse("offers:content_edit", args=[content.offer_id, content.channel])
+    try:
+        approval = services.content_rollback(actor=request.user, content=content)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(url)
+    messages.success(
+        request,
+        f"v{content.version}'s words brought back as v{approval.subject_version}, submitted "
+        "for approval.",
+    )
+    return redirect(f"{url}#version-{approval.subject_version}")
 
 
 @role_required(permissions.CATALOG_READ)

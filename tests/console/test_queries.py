@@ -73,12 +73,14 @@ HOT_PAGES = [
         lambda b: reverse("decisioning:customer_360", args=[b.customer.external_id]),
         15,
     ),
-    ("approval queue", "compliance", lambda b: reverse("compliance:approval_list"), 6),
+    # Count, one row per change, the pending count, and the parts of the page's changes.
+    ("approval queue", "compliance", lambda b: reverse("compliance:approval_list"), 7),
     (
+        # ... and the other parts of the request's change, with their snapshots (one query).
         "approval detail",
         "compliance",
         lambda b: reverse("compliance:approval_detail", args=[b.approval.pk]),
-        7,
+        8,
     ),
     ("audit ledger", "compliance", lambda b: reverse("compliance:audit_list"), 4),
     ("run progress", "marketer", lambda b: reverse("campaigns:run_detail", args=[b.run.pk]), 5),

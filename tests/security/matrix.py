@@ -155,6 +155,13 @@ CONSOLE_ROUTES = (
         path=lambda d: {"pk": d.content.pk},
     ),
     console("offers:content_submit", post(ONLY_MARKETER), path=lambda d: {"pk": d.content.pk}),
+    console("offers:content_rollback", post(ONLY_MARKETER), path=lambda d: {"pk": d.content.pk}),
+    console("offers:offer_content_submit", post(ONLY_MARKETER), path=lambda d: {"pk": d.offer.pk}),
+    console(
+        "offers:offer_targeting_rollback",
+        post(ONLY_MARKETER),
+        path=lambda d: {"pk": d.offer.pk, "version": 1},
+    ),
     console("offers:product_list", page(EVERY_PERSON)),
     console("offers:product_create", page(ONLY_MARKETER), post(ONLY_MARKETER)),
     console("offers:product_detail", page(EVERY_PERSON), path=lambda d: {"pk": d.product.pk}),
@@ -188,6 +195,8 @@ CONSOLE_ROUTES = (
         "decisioning:campaign_simulate", post(ONLY_MARKETER), path=lambda d: {"pk": d.campaign.pk}
     ),
     console("decisioning:rule_check", page(EVERY_PERSON, query="rule=age+%3E%3D+18")),
+    console("decisioning:audience_count", page(EVERY_PERSON, query="audience_rule=age+%3E%3D+18")),
+    console("campaigns:schedule_check", page(EVERY_PERSON, query="schedule=0+6+*+*+mon")),
     # decisions: everyone reads the ledger of decisions (customer names by role)
     console("decisioning:decision_list", page(EVERY_PERSON)),
     console(
@@ -203,6 +212,16 @@ CONSOLE_ROUTES = (
         "decisioning:customer_360",
         page(PEOPLE_DATA),
         path=lambda d: {"external_id": d.customer.external_id},
+    ),
+    console(
+        "decisioning:customer_offer_now",
+        page(PEOPLE_DATA, query="channel=web"),
+        path=lambda d: {"external_id": d.customer.external_id},
+    ),
+    console(
+        "decisioning:customer_replay",
+        page(PEOPLE_DATA),
+        path=lambda d: {"external_id": d.customer.external_id, "pk": d.decision.pk},
     ),
     console(
         "decisioning:consent_change",
