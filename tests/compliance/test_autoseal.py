@@ -140,3 +140,25 @@ def test_the_sealer_runs_at_most_once_per_interval_however_often_it_is_nudged():
     sealer.nudge()
     assert sealer.wait_until_idle(timeout=5)
     assert runs[-1] >= started + 0.7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_larger_than_one_run_is_sealed_to_the_end_without_another_commit(
+    ledger_baseline, monkeypatch
+):
+    monkeypatch.setattr(autoseal, "BATCH", 3)
+    monkeypatch.setattr(autoseal, "RUN_BUDGET_SECONDS", 0.0)  # one batch a run
+    # Written with in-process sealing off (the test settings'), then one nudge, as one
+    # commit would give: the sealer must work through all of it on its own.
+    audit_many([build_record(kind=AuditKind.DECISION, action="decided", actor="system:test",
+                             customer_ref="cust_backlog", data={"n": n})
+                for n in range(10)])  # fmt: skip
+    sealer = autoseal.AutoSealer(interval=0.05)
+    sealer.nudge()
+    deadline = time.monotonic() + 20
+    while sealer.sealed < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sealer.wait_until_idle(timeout=10)
+    assert sealer.sealed == 10
+    assert sealer.runs >= 4  # 3 + 3 + 3 + 1
+    assert verify_ledger().unsealed_records == 0

@@ -3,6 +3,9 @@ summary, then serve the console on http://127.0.0.1:8000 (unless ``--no-serve``)
 
 from __future__ import annotations
 
+import os
+
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -86,4 +89,11 @@ class Command(BaseCommand):
             return
         self.stdout.write("Serving the console; stop with Ctrl+C.")
         self.stdout.flush()  # runserver blocks: show the summary even when piped
-        call_command("runserver", f"{HOST}:{port}", use_reloader=False)
+        if "DJANGO_DEBUG" not in os.environ:
+            # The demo is the console as a bank's users see it: the console's own 404 and
+            # 500 pages, not Django's technical pages (which list every URL pattern and
+            # echo the request). DJANGO_DEBUG=true brings those back. Without DEBUG,
+            # runserver serves the static files only when told to (--insecure): there is
+            # no other web server in front of the embedded demo.
+            settings.DEBUG = False
+        call_command("runserver", f"{HOST}:{port}", use_reloader=False, insecure_serving=True)
