@@ -274,9 +274,19 @@ class CampaignOfferForm(forms.Form):
         style_fields(self)
         self.fields["arm"].widget.attrs["size"] = 4
         self.fields["weight"].widget.attrs["step"] = "0.01"
+        # The rows sit under one header row, so each field names itself for screen readers.
+        row = "" if self.prefix is None else f" (row {self.prefix.rsplit('-', 1)[-1]})"
+        for name, label in (("offer", "Offer"), ("arm", "Arm"), ("weight", "Weight")):
+            self.fields[name].widget.attrs["aria-label"] = f"{label}{row}"
 
 
 class BaseCampaignOfferFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            row = "" if index is None else f" (row {index})"
+            form.fields["DELETE"].widget.attrs["aria-label"] = f"Remove{row}"
+
     def entries(self) -> list[dict[str, Any]]:
         """The rows that name an offer, as the service's ``offers`` argument."""
         rows = []

@@ -47,6 +47,11 @@ ATTRIBUTE_PREFIX = "attributes."
 
 SMS_GSM7_LIMIT = 160
 SMS_UCS2_LIMIT = 70
+# A longer SMS goes as concatenated parts of 153 septets or 67 units (each part carries a
+# header); each part is billed as a message, and past this many parts it is refused.
+SMS_GSM7_PART = 153
+SMS_UCS2_PART = 67
+SMS_MAX_SEGMENTS = 3
 
 # GSM 03.38 default alphabet (one septet each) and its extension table (two septets).
 GSM7_BASIC = frozenset(
@@ -163,31 +168,73 @@ def sms_length(text: str) -> tuple[str, int, int]:
     return "ucs2", units, SMS_UCS2_LIMIT
 
 
+def sms_unit_cost(char: str, encoding: str) -> int:
+    if encoding == "gsm7":
+        return 2 if char in GSM7_EXTENSION else 1
+    return len(char.encode("utf-16-le")) // 2
+
+
+def sms_segments(text: str, encoding: str) -> tuple[int, int, int]:
+    """(segments, the capacity of each, units left in the last) of ``text`` sent in
+    ``encoding``: one message up to 160/70 units, else parts of 153/67 — an escape pair or
+    a surrogate pair (an emoji) never straddles two parts."""
+    single, part = (
+        (SMS_GSM7_LIMIT, SMS_GSM7_PART) if encoding == "gsm7" else (SMS_UCS2_LIMIT, SMS_UCS2_PART)
+    )
+    costs = [sms_unit_cost(char, encoding) for char in text]
+    units = sum(costs)
+    if units <= single:
+        return (1 if units else 0), single, single - units
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > part:
+            segments += 1
+            used = 0
+        used += cost
+    return segments, part, part - used
+
+
 def check_sms_length(*, channel: str, text: str) -> list[Finding]:
-    """An SMS must fit one message: 160 GSM-7 septets, or 70 UCS-2 units otherwise."""
+    """An SMS longer than one message goes in parts (a warning naming how many, each
+    billed); past SMS_MAX_SEGMENTS parts it is refused. Characters outside GSM-7 cut a
+    message to 70 units (a warning of its own)."""
     if channel != "sms":
         return []
-    encoding, length, limit = sms_length(text)
-    if length > limit:
-        if encoding == "gsm7":
-            message = f"The SMS is {length} GSM-7 characters; the limit is {limit}."
-        else:
-            message = (
-                f"The SMS contains characters outside GSM-7, so it is sent as UCS-2 with a "
-                f"limit of {limit}; it is {length}."
+    encoding, length, _limit = sms_length(text)
+    segments, per_part, _left = sms_segments(text, encoding)
+    name = "GSM-7 characters" if encoding == "gsm7" else "UCS-2 units (characters outside GSM-7)"
+    findings = []
+    if segments > SMS_MAX_SEGMENTS:
+        findings.append(
+            Finding(
+                "sms_too_long",
+                BLOCKING,
+                f"The SMS is {length} {name}: {segments} parts of {per_part}; at most "
+                f"{SMS_MAX_SEGMENTS} parts are sent.",
+                "body",
             )
-        return [Finding("sms_too_long", BLOCKING, message, "body")]
+        )
+    elif segments > 1:
+        findings.append(
+            Finding(
+                "sms_multipart",
+                WARNING,
+                f"The SMS is {length} {name}, so it is sent as {segments} parts of "
+                f"{per_part}, each billed as a message.",
+                "body",
+            )
+        )
     if encoding == "ucs2":
-        return [
+        findings.append(
             Finding(
                 "sms_not_gsm7",
                 WARNING,
                 "The SMS contains characters outside GSM-7 (e.g. curly quotes or emoji), "
-                f"which cuts the limit to {SMS_UCS2_LIMIT} characters.",
+                f"which cuts one message to {SMS_UCS2_LIMIT} characters.",
                 "body",
             )
-        ]
-    return []
+        )
+    return findings
 
 
 _QUOTES = "\"'\u201c\u2018"

@@ -25,13 +25,13 @@ from compliance.prechecks import (
     SMS_GSM7_LIMIT,
     SMS_UCS2_LIMIT,
     check_sms_opt_out,
+    sms_segments,
     sms_text,
+    sms_unit_cost,
 )
 from core.channels import BY_CODE
 
 TEXT_FIELDS = ("headline", "body", "call_to_action", "disclosure")
-GSM7_PART = 153
-UCS2_PART = 67
 # How much of a push notification the lock screen shows before it cuts (the common
 # iOS/Android figures); longer text is still sent, it is just not seen at a glance.
 PUSH_TITLE_VISIBLE = 50
@@ -72,32 +72,15 @@ class SmsCount:
         return "GSM-7" if self.encoding == "gsm7" else "UCS-2"
 
 
-def _units(char: str, encoding: str) -> int:
-    if encoding == "gsm7":
-        return 2 if char in GSM7_EXTENSION else 1
-    return len(char.encode("utf-16-le")) // 2
-
-
 def sms_count(text: str) -> SmsCount:
     """Encoding, length and segments of an SMS text."""
     outside = tuple(
         dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
     )
     encoding = "ucs2" if outside else "gsm7"
-    single, part = (
-        (SMS_GSM7_LIMIT, GSM7_PART) if encoding == "gsm7" else (SMS_UCS2_LIMIT, UCS2_PART)
-    )
-    costs = [_units(char, encoding) for char in text]
-    units = sum(costs)
-    if units <= single:
-        return SmsCount(encoding, units, 1 if units else 0, single, single - units, outside)
-    segments, used = 1, 0
-    for cost in costs:  # an escape pair or a surrogate pair never straddles two parts
-        if used + cost > part:
-            segments += 1
-            used = 0
-        used += cost
-    return SmsCount(encoding, units, segments, part, part - used, outside)
+    units = sum(sms_unit_cost(char, encoding) for char in text)
+    segments, per_segment, remaining = sms_segments(text, encoding)
+    return SmsCount(encoding, units, segments, per_segment, remaining, outside)
 
 
 @dataclass(frozen=True, slots=True)

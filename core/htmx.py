@@ -47,9 +47,12 @@ def confirmation_page(
     button: str,
     keep: str,
     back: str,
+    carry: tuple[str, ...] = (),
 ) -> HttpResponse:
     """The second step of an irreversible action: what it will do, and a button that posts
-    the same action again with ``confirm=yes`` (no script, so it works under the CSP)."""
+    the same action again with ``confirm=yes`` (no script, so it works under the CSP).
+    The posted fields named in ``carry`` (the reason given, the channel chosen) are posted
+    again with it, so nothing typed on the first step is lost."""
     context = {
         "confirm": {
             "title": title,
@@ -58,9 +61,17 @@ def confirmation_page(
             "keep": keep,
             "back": back,
             "action": request.path,
+            "carry": [(name, value) for name in carry for value in request.POST.getlist(name)],
         }
     }
-    return render(request, "partials/confirm.html", context)
+    response = render(request, "partials/confirm.html", context)
+    if wants_partial(request):
+        # Asked from a fragment (a panel's form): the question takes the page's main area,
+        # and its plain form posts the whole page back.
+        response["HX-Retarget"] = "#content"
+        response["HX-Reselect"] = "#content"
+        response["HX-Reswap"] = "outerHTML"
+    return response
 
 
 def confirmed(request: HttpRequest) -> bool:

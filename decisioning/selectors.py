@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from customers.pseudonyms import pseudonym_for
 from decisioning.engine.reasons import TRIGGER_OUTCOMES
 from decisioning.filtersets import DecisionFilterSet
 from decisioning.models import Contact, Decision, Message, Override, Response
+from decisioning.outbound.cancel import pending_for_customer
 from offers.models import Product
 
 # --- the decision ledger -----------------------------------------------------------------
@@ -317,3 +318,9 @@ def message_channel(*, message_id: uuid.UUID | str) -> str | None:
 def run_get(*, pk: int) -> CampaignRun | None:
     """A batch run with its campaign, or None."""
     return CampaignRun.objects.select_related("campaign").filter(pk=pk).first()
+
+
+def pending_sales_messages(*, customer: Customer, channels: Iterable[str]) -> int:
+    """How many of the customer's queued or leased sales messages on ``channels`` a consent
+    revoke or do-not-contact would cancel now."""
+    return pending_for_customer(customer=customer, channels=channels).count()

@@ -21,7 +21,9 @@ RESULTS_READ = permissions.CAMPAIGN_READ
 
 
 def _render(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
-    params = {key: request.GET.getlist(key)[-1] for key in request.GET}
+    # The page's own form sends its "every campaign / every channel" choices as blank
+    # values: on this page a blank filter is no filter (the API refuses them instead).
+    params = {key: value for key in request.GET if (value := request.GET.getlist(key)[-1].strip())}
     context: dict = {
         "campaign": campaign,
         "params": params,

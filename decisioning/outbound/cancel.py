@@ -96,10 +96,16 @@ def messages_cancel_for_customer(
 ) -> int:
     """Cancel the customer's queued and leased messages on ``channels`` (sales offers only
     unless ``sales_only`` is false)."""
-    channels = sorted(set(channels) & OUTBOUND)
-    if not channels:
-        return 0
-    pending = Message.objects.filter(customer=customer, channel__in=channels)
-    if sales_only:
-        pending = pending.filter(offer__kind=OfferKind.SALES)
+    pending = pending_for_customer(customer=customer, channels=channels, sales_only=sales_only)
     return messages_cancel(actor=actor, messages=pending, reason=reason, statuses=PENDING)
+
+
+def pending_for_customer(
+    *, customer: Customer, channels: Iterable[str], sales_only: bool = True
+) -> QuerySet[Message]:
+    """The customer's queued and leased messages on ``channels``: what a consent revoke or
+    do-not-contact cancels (sales offers only unless ``sales_only`` is false)."""
+    pending = Message.objects.filter(
+        customer=customer, channel__in=sorted(set(channels) & OUTBOUND), status__in=PENDING
+    )
+    return pending.filter(offer__kind=OfferKind.SALES) if sales_only else pending

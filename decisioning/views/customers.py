@@ -13,16 +13,18 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from compliance import services as compliance_services
+from compliance.choices import ConsentChannel, ConsentStatus
 from compliance.forms import ConsentChangeForm, DoNotContactForm, SuppressionForm
 from core import permissions
-from core.channels import CHANNELS
+from core.channels import CHANNELS, OUTBOUND
 from core.exceptions import ApplicationError
 from core.forms import add_service_error
-from core.htmx import render_page, wants_partial
+from core.htmx import confirmation_page, confirmed, render_page, wants_partial
 from core.permissions import has_role, role_required
 from customers.models import Customer
 from customers.selectors import customer_get
@@ -185,6 +187,25 @@ def consent_change(request: HttpRequest, external_id: str) -> HttpResponse:
     customer = _customer_or_404(external_id)
     form = ConsentChangeForm(request.POST)
     saved = ""
+    if form.is_valid() and form.cleaned_data["status"] == ConsentStatus.REVOKED:
+        channel = form.cleaned_data["channel"]
+        pending = selectors.pending_sales_messages(
+            customer=customer, channels=OUTBOUND if channel == ConsentChannel.ALL else {channel}
+        )
+        if pending and not confirmed(request):
+            return confirmation_page(
+                request,
+                title=f"Revoke {dict(ConsentChannel.choices)[channel].lower()} consent?",
+                consequence=(
+                    f"{pending} queued sales message(s) to {customer.external_id} on this "
+                    "channel will be cancelled now. Granting consent again later does not "
+                    "bring them back."
+                ),
+                button="Revoke and cancel them",
+                keep="Keep the consent",
+                back=reverse("decisioning:customer_360", args=[customer.external_id]),
+                carry=("channel", "status", "source"),
+            )
     if form.is_valid():
         try:
             change = rights.consent_change(
@@ -228,6 +249,22 @@ def do_not_contact(request: HttpRequest, external_id: str) -> HttpResponse:
         messages.error(request, "Say why.")
     else:
         reason = form.cleaned_data["reason"]
+        pending = (
+            0 if clear else selectors.pending_sales_messages(customer=customer, channels=OUTBOUND)
+        )
+        if pending and not confirmed(request):
+            return confirmation_page(
+                request,
+                title=f"Set do-not-contact for {customer.external_id}?",
+                consequence=(
+                    f"{pending} queued sales message(s) will be cancelled now, on every "
+                    "channel. Lifting do-not-contact later does not bring them back."
+                ),
+                button="Set do-not-contact and cancel them",
+                keep="Leave it as it is",
+                back=reverse("decisioning:customer_360", args=[customer.external_id]),
+                carry=("reason",),
+            )
         try:
             if clear:
                 compliance_services.do_not_contact_clear(

@@ -46,9 +46,7 @@ def test_a_marketer_creates_an_offer_writes_sms_and_push_content_and_submits_bot
     # The SMS editor previews the message and runs the pre-checks as it is typed, before
     # anything is saved: characters, GSM-7 segments, the STOP wording.
     page.locator("#channel-sms").get_by_role("link", name="write content").click()
-    # (The headline first: the editor's form asks the browser to validate its required
-    # fields before it previews.)
-    page.get_by_label("Headline").fill("Travel card")
+    # The body first: the preview must not wait for the other required fields.
     body = page.get_by_label("Body")
     body.fill("Guaranteed approval for everyone!")
     expect(page.locator("#findings")).to_contain_text("Blocking")
@@ -60,7 +58,9 @@ def test_a_marketer_creates_an_offer_writes_sms_and_push_content_and_submits_bot
     body.fill("x" * 150 + " Reply STOP to opt out.")
     expect(preview.get_by_test_id("sms-units")).to_have_text("173")
     expect(preview.get_by_test_id("sms-segments")).to_have_text("2")
+    expect(page.locator("#findings")).to_contain_text("sent as 2 parts of 153")
     expect(preview).to_contain_text("STOP wording present")
+    page.get_by_label("Headline").fill("Travel card")
     page.get_by_role("link", name="CARD_TRAVEL").click()
 
     write_content(

@@ -119,15 +119,26 @@ def test_sms_of_exactly_160_gsm7_characters_fits():
     assert pc.check_sms_length(channel="sms", text="a" * 160) == []
 
 
-def test_sms_over_160_gsm7_characters_is_blocked():
+def test_sms_over_160_gsm7_characters_warns_of_the_parts_it_takes():
     findings = pc.check_sms_length(channel="sms", text="a" * 161)
+    assert codes(findings) == ["sms_multipart"]
+    assert not pc.has_blocking(findings)
+    assert "161 GSM-7 characters, so it is sent as 2 parts of 153" in findings[0].message
+
+
+def test_sms_of_more_than_three_parts_is_blocked():
+    assert codes(pc.check_sms_length(channel="sms", text="a" * 459)) == ["sms_multipart"]
+    findings = pc.check_sms_length(channel="sms", text="a" * 460)
     assert codes(findings) == ["sms_too_long"]
-    assert "161 GSM-7" in findings[0].message
+    assert pc.has_blocking(findings)
+    assert "460 GSM-7 characters: 4 parts of 153; at most 3" in findings[0].message
 
 
 def test_gsm7_extension_characters_count_twice():
     assert pc.sms_length("€" * 80) == ("gsm7", 160, 160)
-    assert codes(pc.check_sms_length(channel="sms", text="€" * 80 + "a")) == ["sms_too_long"]
+    assert codes(pc.check_sms_length(channel="sms", text="€" * 80 + "a")) == ["sms_multipart"]
+    # an escape pair never straddles two parts: 76 pairs fill 152 of a part's 153 septets
+    assert pc.sms_segments("€" * 230, "gsm7") == (4, 153, 153 - 2 * (230 - 3 * 76))
     assert pc.sms_length("{}[]~|^\\") == ("gsm7", 16, 160)
 
 
@@ -136,13 +147,20 @@ def test_sms_with_non_gsm_characters_uses_the_ucs2_limit_of_70():
     assert pc.sms_length(text)[0] == "ucs2"
     assert codes(pc.check_sms_length(channel="sms", text=text)) == ["sms_not_gsm7"]
     findings = pc.check_sms_length(channel="sms", text="“" + "a" * 70)
-    assert codes(findings) == ["sms_too_long"]
-    assert "UCS-2" in findings[0].message
+    assert codes(findings) == ["sms_multipart", "sms_not_gsm7"]
+    assert "71 UCS-2 units" in findings[0].message and "2 parts of 67" in findings[0].message
+    assert codes(pc.check_sms_length(channel="sms", text="“" + "a" * 201)) == [
+        "sms_too_long",
+        "sms_not_gsm7",
+    ]
 
 
 def test_emoji_count_as_two_ucs2_units():
     assert pc.sms_length("🙂" * 35) == ("ucs2", 70, 70)
-    assert codes(pc.check_sms_length(channel="sms", text="🙂" * 36)) == ["sms_too_long"]
+    assert codes(pc.check_sms_length(channel="sms", text="🙂" * 36)) == [
+        "sms_multipart",
+        "sms_not_gsm7",
+    ]
 
 
 def test_length_and_opt_out_only_apply_to_sms():
@@ -333,7 +351,7 @@ def test_content_prechecks_bundle_runs_every_check():
     assert set(codes(findings)) == {
         "credit_disclosure_missing",
         "banned_phrase",
-        "sms_too_long",
+        "sms_multipart",
         "sms_without_opt_out",
         "unfilled_placeholder",
         "protected_attribute_credit",

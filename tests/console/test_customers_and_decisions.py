@@ -177,11 +177,18 @@ def test_a_consent_revoke_from_the_console_cancels_queued_messages(client, peopl
     client.force_login(people["compliance"])
     page = client.get(reverse("decisioning:customer_360", args=[bank.customer.external_id]))
     assert "Record a consent change" in page.content.decode()
-    response = client.post(
-        reverse("decisioning:consent_change", args=[bank.customer.external_id]),
-        {"channel": "sms", "status": "revoked", "source": "phone call"},
-        HTTP_HX_REQUEST="true",
-    )
+    url = reverse("decisioning:consent_change", args=[bank.customer.external_id])
+    asked = {"channel": "sms", "status": "revoked", "source": "phone call"}
+    # First it says what will happen, in the page's main area, keeping what was typed.
+    question = client.post(url, asked, HTTP_HX_REQUEST="true")
+    assert question["HX-Retarget"] == "#content"
+    text = question.content.decode()
+    assert "1 queued sales message(s)" in text and "does not bring them back" in text
+    assert 'name="source" value="phone call"' in text
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert Consent.objects.get(customer=bank.customer, channel="sms").status == "granted"
+    response = client.post(url, {**asked, "confirm": "yes"}, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
     assert "1 queued message(s) cancelled" in body
@@ -207,7 +214,12 @@ def test_do_not_contact_from_the_console(client, people, bank):
     message = _queued_sms(bank)
     client.force_login(people["compliance"])
     url = reverse("decisioning:do_not_contact", args=[bank.customer.external_id])
-    response = client.post(url, {"reason": "asked on the phone"}, follow=True)
+    question = client.post(url, {"reason": "asked on the phone"})
+    assert "1 queued sales message(s) will be cancelled now" in question.content.decode()
+    assert 'name="reason" value="asked on the phone"' in question.content.decode()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    response = client.post(url, {"reason": "asked on the phone", "confirm": "yes"}, follow=True)
     assert "Do-not-contact set; 1 pending message(s) cancelled." in response.content.decode()
     message.refresh_from_db()
     assert message.status == MessageStatus.CANCELLED

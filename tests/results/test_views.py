@@ -52,6 +52,15 @@ def test_dashboard_filters_by_campaign_and_channel(client, bank, analyst):
     assert "no control-group decisions in this range" in page
 
 
+def test_the_forms_blank_choices_mean_no_filter(client, bank, analyst):
+    client.force_login(analyst)
+    everything = client.get(reverse("results:dashboard"), RANGE)
+    blank = client.get(reverse("results:dashboard"), {**RANGE, "campaign": "", "channel": ""})
+    assert blank.status_code == 200
+    assert "may not be blank" not in blank.content.decode()
+    assert blank.content.decode().count("<svg") == everything.content.decode().count("<svg")
+
+
 def test_a_reversed_range_is_explained_not_shown_as_empty(client, bank, analyst):
     client.force_login(analyst)
     response = client.get(
