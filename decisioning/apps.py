@@ -15,3 +15,14 @@ class DecisioningConfig(AppConfig):
         register_rule_parser(parse_rule)
         # Campaign trigger conditions are rules over an event's payload, handed down too.
         register_condition_parser(parse_payload_rule)
+        # Cold-start exploration (engine/scoring.py: Exploration), from settings.
+        from django.conf import settings
+
+        from decisioning.engine.scoring import Exploration, configure_exploration
+
+        configure_exploration(
+            Exploration(
+                share=settings.CROSSSELL_EXPLORATION_SHARE,
+                max_presented=settings.CROSSSELL_EXPLORATION_MAX_PRESENTED,
+            )
+        )

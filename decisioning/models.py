@@ -18,22 +18,50 @@ from offers.models import Offer, OfferContent, Product
 
 
 class PropensityModel(models.Model):
-    """A calibrated logistic model of P(accept) for one product."""
+    """One version of a product's calibrated model of P(accept), in the registry.
+
+    ``feature_names``/``coefficients``/``intercept``/``calibration`` are what the engine
+    scores (``engine.ModelSpec``: a gradient-boosted model is one ``forest:`` feature with
+    coefficient 1); ``inputs`` are the declared features it reads. The held-out figures
+    (``auc``, ``brier``, ``calibration_curve``) are measured on the most recent responses
+    when the history has dates. A version is ``active`` only when it beat the active one on
+    the same held-out rows and clears the AUC floor; otherwise it stays a ``candidate``
+    and ``status_reason`` says why.
+    """
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="models")
     version = models.PositiveIntegerField()
     status = models.CharField(
         max_length=10, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE
     )
+    status_reason = models.TextField(blank=True)
     algorithm = models.CharField(max_length=64, default="logistic_regression")
     feature_names = models.JSONField(default=list)
     coefficients = models.JSONField(default=list)
     intercept = models.FloatField(default=0.0)
     calibration = models.JSONField(default=dict, blank=True)
+    inputs = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    auc = models.FloatField(null=True, blank=True)
+    brier = models.FloatField(null=True, blank=True)
+    calibration_curve = models.JSONField(default=list, blank=True)
+    feature_importance = models.JSONField(default=list, blank=True)
+    # every algorithm tried, with its held-out figures (the better one is this version)
+    candidates = models.JSONField(default=list, blank=True)
+    # the active version's figures on this version's held-out rows, when there was one
+    challenged = models.JSONField(default=dict, blank=True)
+    # credit products: approval-rate ratios across protected groups (four-fifths rule)
+    fairness = models.JSONField(default=dict, blank=True)
+    # per input, the training distribution's bins (edges and shares) for drift checks
+    reference = models.JSONField(default=dict, blank=True)
     training_rows = models.PositiveIntegerField(default=0)
+    holdout_rows = models.PositiveIntegerField(default=0)
+    holdout_method = models.CharField(max_length=16, blank=True)  # "time" or "random"
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
     trained_at = models.DateTimeField()
     trained_by = models.CharField(max_length=150)
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -47,6 +75,25 @@ class PropensityModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} model v{self.version} ({self.status})"
+
+
+class ModelDriftCheck(models.Model):
+    """The population stability index of each input between a model's training data and
+    the customers scored recently; inputs past ``PSI_FLAG`` are flagged."""
+
+    model = models.ForeignKey(PropensityModel, on_delete=models.CASCADE, related_name="drift")
+    checked_at = models.DateTimeField()
+    window_start = models.DateTimeField()
+    scored_customers = models.PositiveIntegerField()
+    psi = models.JSONField(default=dict, blank=True)  # input -> PSI
+    flagged = models.JSONField(default=list, blank=True)  # inputs with PSI > the flag
+    max_psi = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "-checked_at"], name="drift_model_time_idx")]
+
+    def __str__(self) -> str:
+        return f"drift of {self.model} at {self.checked_at:%Y-%m-%d %H:%M}"
 
 
 class Decision(models.Model):

@@ -54,7 +54,17 @@ def scheduled_runs() -> None:
 
 
 @shared_task(name="decisioning.train_models", acks_late=True, ignore_result=True, time_limit=3600)
-def train_models() -> None:
-    from decisioning.feedback.training import models_train_all
+def train_models(product_code: str | None = None) -> None:
+    """Nightly on beat for every product, or on demand for one (``product_code``)."""
+    from decisioning.learning.registry import models_train_all
+    from offers.models import Product
 
-    models_train_all(actor="system:train_models")
+    products = None if product_code is None else list(Product.objects.filter(code=product_code))
+    models_train_all(actor="system:train_models", products=products)
+
+
+@shared_task(name="decisioning.check_model_drift", acks_late=True, ignore_result=True)
+def check_model_drift() -> None:
+    from decisioning.learning.drift import models_drift_check
+
+    models_drift_check(actor="system:check_model_drift")

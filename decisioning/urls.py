@@ -7,7 +7,7 @@ their views belong to the highest layer (see ``decisioning.views``, one module a
 
 from django.urls import path
 
-from decisioning.views import audience, customers, decisions, erasure, rules, runs
+from decisioning.views import audience, customers, decisions, erasure, models, rules, runs
 
 app_name = "decisioning"
 
@@ -33,6 +33,9 @@ urlpatterns = [
         name="do_not_contact",
     ),
     path("compliance/erasure/", erasure.erasure_list, name="erasure_list"),
+    path("models/", models.model_list, name="model_list"),
+    path("models/<str:code>/", models.model_detail, name="model_detail"),
+    path("models/<str:code>/train/", models.model_train_request, name="model_train"),
     path("rules/check/", rules.rule_check, name="rule_check"),
     path("campaigns/audience/count/", audience.audience_count_view, name="audience_count"),
     path("campaigns/<int:pk>/runs/start/", runs.run_start, name="run_start"),

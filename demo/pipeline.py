@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from core.exceptions import ApplicationError
 from customers.models import Customer
-from demo import seams
+from demo import outcomes, seams
 from demo.people import DEMO_LOGINS
 from demo.progress import progress_bar
 from demo.seed import SeedOptions, SeedResult, seed_demo_bank
@@ -110,14 +110,19 @@ def seed_if_empty(ctx: DemoContext) -> None:
 
 
 def train_models(ctx: DemoContext) -> None:
-    from decisioning.feedback.training import models_train_all
+    from decisioning.learning.registry import describe, models_train_all
 
     outcome = models_train_all(actor=DEMO_ACTOR)
-    trained = [
-        f"{code}: {what}" for code, what in outcome.items() if not what.startswith("skipped")
-    ]
-    ctx.say(f"  {len(trained)} of {len(outcome)} products have an active or candidate model")
-    ctx.report("Propensity models (AUC on a holdout; base rates 3-14%)", trained or ["none"])
+    trained = {code: m for code, m in outcome.items() if not isinstance(m, str)}
+    active = sum(1 for m in trained.values() if m.status == "active")
+    ctx.say(
+        f"  {len(trained)} of {len(outcome)} products trained, {active} active "
+        "(logistic regression and gradient-boosted trees, the better on held-out data)"
+    )
+    ctx.report(
+        "Propensity models (held-out ROC AUC and Brier; base rates 3-14%)",
+        [f"{code}: {describe(m)}" for code, m in trained.items()] or ["none"],
+    )
 
 
 def run_weekly_batch(ctx: DemoContext) -> None:
@@ -282,6 +287,10 @@ DEMO_STEPS: list[DemoStep] = [
         "Decide for customers present at branches, contact centre, app and web", present_customers
     ),
     DemoStep("Summarise the decisions", decisions_summary),
+    DemoStep(
+        "Customers answer; compute campaign results (KPIs, lift against control)",
+        outcomes.campaign_results,
+    ),
     DemoStep("A customer asks to be forgotten", seams.forget_a_customer),
     DemoStep("Seal and verify the audit ledger", verify_audit),
 ]

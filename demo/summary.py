@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, QuerySet
 
@@ -14,7 +15,7 @@ from core.choices import Channel, Role
 from core.models import ApiClient
 from customers.models import Customer, Holding
 from decisioning.choices import Outcome
-from decisioning.models import Response
+from decisioning.models import PropensityModel, Response
 from demo.activity import triggers_at_work
 from demo.catalog import BANK_NAME
 from demo.people import DEMO_LOGINS, api_client_name
@@ -35,6 +36,8 @@ class BankSummary:
     do_not_contact: int
     responses_by_outcome: dict[str, int]
     channel_clients: dict[str, str]  # channel -> key prefix of its demo client
+    # product code -> (version, status, held-out AUC) of its newest model
+    model_auc: dict[str, tuple[int, str, float | None]] = field(default_factory=dict)
 
 
 def _counts(queryset: QuerySet, *fields: str) -> dict:
@@ -66,7 +69,62 @@ def bank_summary() -> BankSummary:
             for c in Channel.values
             if api_client_name(c) in prefixes
         },
+        model_auc=_model_auc(),
     )
+
+
+def _model_auc() -> dict[str, tuple[int, str, float | None]]:
+    """Each product's active model, else its newest version."""
+    found: dict[str, tuple[int, str, float | None]] = {}
+    rows = PropensityModel.objects.order_by("product__code", "-version").values_list(
+        "product__code", "version", "status", "auc"
+    )
+    for code, version, status, auc in rows:
+        if code not in found or (status == "active" and found[code][1] != "active"):
+            found[code] = (version, status, auc)
+    return found
+
+
+def model_lines(models: Mapping[str, tuple[int, str, float | None]]) -> list[str]:
+    """One line per product: its model's held-out ROC AUC, or the fallback."""
+    if not models:
+        return ["  Models:     none trained (propensity from smoothed acceptance rates)"]
+    lines = [f"  Models:     {len(models)} products (held-out ROC AUC):"]
+    for code, (version, status, auc) in sorted(models.items()):
+        figure = "n/a" if auc is None else f"{auc:.3f}"
+        note = "" if status == "active" else " — not active, smoothed acceptance rate used"
+        lines.append(f"    {code:<22} v{version} AUC {figure} ({status}){note}")
+    return lines
+
+
+def lift_lines(days: int = 30) -> list[str]:
+    """The lift of each demo campaign over the last ``days`` days, with its interval."""
+    from results.selectors import Filters, kpi_report
+    from results.services import bank_today
+
+    until = bank_today()
+    since = until - datetime.timedelta(days=days - 1)
+    lines = [f"  Lift:       conversion, treated minus control, {since} to {until} (95 % CI, p):"]
+    shown = 0
+    for campaign in Campaign.objects.order_by("code"):
+        report = kpi_report(Filters(since=since, until=until, campaign=campaign))
+        lift = report.lift
+        if not lift.treated.trials and not lift.control.trials:
+            continue
+        shown += 1
+        if lift.result is None:
+            lines.append(f"    {campaign.code:<24} {lift.reason}")
+            continue
+        r = lift.result
+        lines.append(
+            f"    {campaign.code:<24} {r.difference * 100:+.2f} pp "
+            f"[{r.ci_low * 100:+.2f}, {r.ci_high * 100:+.2f}], p {r.p_value:.3g} "
+            f"({lift.treated.successes:,}/{lift.treated.trials:,} treated, "
+            f"{lift.control.successes:,}/{lift.control.trials:,} control)"
+        )
+    if not shown:
+        return ["  Lift:       no campaign results computed yet (manage.py compute_kpis)"]
+    return lines
 
 
 def _breakdown(counts: Mapping[str, int], order: list[str]) -> str:
@@ -97,7 +155,9 @@ def format_bank_summary(
         f"  Consents granted: {_breakdown(summary.consents_granted, Channel.values)}"
         f" (global opt-outs {summary.global_opt_outs:,}, do-not-contact {summary.do_not_contact:,})",
         f"  Responses:  {responses:,} ({_breakdown(summary.responses_by_outcome, Outcome.values)})",
+        *model_lines(summary.model_auc),
         triggers_at_work(),
+        *lift_lines(),
         "",
         "API clients (one per channel; send Authorization: Token <key>):",
     ]

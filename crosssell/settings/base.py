@@ -276,6 +276,24 @@ CROSSSELL_RUN_CHUNK_MAX_FAILURES = env.int(
 CROSSSELL_SWEEPER_MAX_EVENT_DISPATCHES = env.int(
     "CROSSSELL_SWEEPER_MAX_EVENT_DISPATCHES", 10, validate=validate.Range(min=1)
 )
+# Propensity models (decisioning/learning/): attribute names the bank declares as proxies
+# of a protected attribute (never features of a credit product's model, like gender or
+# marital status themselves); the window of recently scored customers the drift check
+# compares with the training data; cold-start exploration — offers shown fewer than
+# CROSSSELL_EXPLORATION_MAX_PRESENTED times are scored by a Thompson draw from their
+# Beta posterior in this share of decisions.
+CROSSSELL_PROTECTED_PROXIES = env.list(
+    "CROSSSELL_PROTECTED_PROXIES", ["marital", "sex"], subcast=str.strip, validate=NO_EMPTY_ITEMS
+)
+CROSSSELL_DRIFT_WINDOW_DAYS = env.int(
+    "CROSSSELL_DRIFT_WINDOW_DAYS", 7, validate=validate.Range(min=1, max=365)
+)
+CROSSSELL_EXPLORATION_SHARE = env.float(
+    "CROSSSELL_EXPLORATION_SHARE", 0.1, validate=validate.Range(min=0.0, max=1.0)
+)
+CROSSSELL_EXPLORATION_MAX_PRESENTED = env.int(
+    "CROSSSELL_EXPLORATION_MAX_PRESENTED", 200, validate=validate.Range(min=0)
+)
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "crosssell.worker_heartbeat", "schedule": 30.0},
     "journey-absence-triggers": {"task": "decisioning.absence_triggers", "schedule": 300.0},
@@ -305,9 +323,17 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=30, hour=2),
         "kwargs": {"days": None},
     },
-    "propensity-models-weekly": {
+    # Propensity models: every product retrained nightly (champion against challenger,
+    # decisioning/learning/registry.py), and their inputs checked for drift every hour.
+    "propensity-models-nightly": {
         "task": "decisioning.train_models",
-        "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
+        "schedule": crontab(minute=0, hour=3),
+        "options": {"expires": 6 * 3600},
+    },
+    "propensity-model-drift": {
+        "task": "decisioning.check_model_drift",
+        "schedule": crontab(minute=30),
+        "options": {"expires": 3600},
     },
     # The audit sealer: every record is sealed within seconds; a late one expires unrun.
     "seal-audit-ledger": {

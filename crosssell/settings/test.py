@@ -10,3 +10,6 @@ CROSSSELL_AUDIT_AUTOSEAL = "off"
 # Sign-in throttling is off so tests can sign in as often as they like (and Client.login,
 # which passes no request, works); tests/security/test_login_lockout.py switches it on.
 AXES_ENABLED = False
+# No cold-start exploration unless a test is about it (tests/learning/test_exploration.py
+# switches it on): the engine's other tests read exact propensities.
+CROSSSELL_EXPLORATION_SHARE = 0.0

@@ -36,7 +36,7 @@ from .columns import AttributeColumn, BoolColumn, Column, NumberColumn, StringCo
 from .fields import BOOL, FIELDS, NUMBER, PRODUCT_FAMILIES, STRING, attribute_key, is_attribute
 from .hashing import in_control_array, pick_arm_array
 from .policy import offer_is_active
-from .scoring import ModelEvaluator
+from .scoring import ModelEvaluator, explores, thompson_draws
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
 from .timeutil import DAY_US, quiet_hours, require_aware, to_us, zone
 from .types import (
@@ -1185,6 +1185,11 @@ def _arbitrate(
             if offer.product_code not in by_product:
                 by_product[offer.product_code] = evaluator.propensity_array(source)[live]
             propensity[row] = by_product[offer.product_code]
+        if explores(offer.offer):
+            # cold start: Thompson draws in a share of decisions, as the scalar engine
+            chosen_ids = source.batch.customer_ids[live]
+            exploring, draws = thompson_draws(offer.offer, chosen_ids, campaign.now_us)
+            propensity[row, exploring] = draws[exploring]
     score = propensity * campaign.value[:, None] * campaign.lever[:, None] * 1.0
     promoted = np.zeros((m, count), dtype=bool)
     if campaign.relief.any():

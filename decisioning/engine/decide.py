@@ -49,10 +49,10 @@ from .policy import (
     deferral,
     policy_summary,
 )
-from .scoring import ScoreFactors, context_factor
+from .scoring import ScoreFactors, context_factor, explored, explores, thompson_draw
 from .sendtime import owed_plan, recheck_state
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
-from .timeutil import require_aware
+from .timeutil import require_aware, to_us
 from .triggers import fires
 from .types import MODES, CustomerContext, DecisionRequest
 
@@ -398,11 +398,12 @@ def campaigns_for(snapshot: Snapshot, request: DecisionRequest) -> tuple[Campaig
 class _Scorer:
     """Score factors of one decision: one model evaluation per product."""
 
-    __slots__ = ("cache", "event_type", "page", "snapshot", "state")
+    __slots__ = ("cache", "event_type", "now_us", "page", "snapshot", "state")
 
     def __init__(self, snapshot: Snapshot, state: CustomerState, request: DecisionRequest) -> None:
         self.snapshot = snapshot
         self.state = state
+        self.now_us = to_us(request.now)
         self.event_type = request.event_type
         self.page = page_path(request.page)
         self.cache: dict[str, tuple[float, str]] = {}
@@ -421,7 +422,7 @@ class _Scorer:
                 )
             (propensity, version), source = found, "model"
         weight, context = context_factor(plan.offer, self.event_type, self.page)
-        return ScoreFactors(
+        factors = ScoreFactors(
             propensity=propensity,
             value=plan.value,
             lever=plan.lever,
@@ -430,6 +431,12 @@ class _Scorer:
             model_version=version,
             context=context,
         )
+        if explores(plan.offer):
+            # cold start: a Thompson draw in a share of decisions (scoring.Exploration)
+            draw = thompson_draw(plan.offer, self.state.customer.customer_id, self.now_us)
+            if draw is not None:
+                return explored(factors, plan.offer, draw)
+        return factors
 
 
 def _trace(
@@ -554,6 +561,9 @@ def _release_notes(
         (
             f"propensity from model {factors.model_version}"
             if factors.source == "model"
+            else f"propensity explored: a Thompson draw {factors.sampled:.4f} from "
+            f"{factors.posterior} (the offer has little history)"
+            if factors.source == "exploration"
             else "propensity from the offer's smoothed acceptance rate (Beta(1, 19) prior)"
         ),
     ]

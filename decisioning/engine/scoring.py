@@ -15,18 +15,36 @@
 
 The products are taken in that order, so scalar and vectorised scores are the same
 floating-point operations.
+
+Cold start (``Exploration``): an offer shown fewer than ``max_presented`` times explores
+in a ``share`` of decisions — its propensity is then a Thompson draw from its Beta
+posterior ``Beta(accepted + 1, presented - accepted + 19)`` instead of the model's or the
+smoothed rate, and ``ScoreFactors`` say so (``source="exploration"``, ``sampled``,
+``posterior``, and ``exploited``: the propensity it replaced). Whether a decision explores
+and what it draws come from a hash of (customer, offer, decision time), so the scalar and
+batch engines agree and a replay at the same moment draws the same value.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import betaincinv  # type: ignore[import-untyped]
 
-from .features import ScalarFeature, compile_feature, feature_column, parse_feature
+from .features import (
+    ScalarFeature,
+    compile_feature,
+    feature_column,
+    feature_inputs,
+    parse_feature,
+)
 from .fields import is_protected
+from .hashing import BUCKETS, pair_hash, pair_hash_array
 from .pages import is_page_pattern, page_matches
 from .rules import ColumnSource
 from .types import CustomerContext, ModelSpec, OfferSpec
@@ -43,10 +61,15 @@ class ScoreFactors(NamedTuple):
     value: float
     lever: float
     context_weight: float
-    source: str = "prior"  # "model" or "prior"
+    source: str = "prior"  # "model", "prior" or "exploration"
     model_version: str | None = None
     # What gave the context weight ("event card_transaction", "page /loans/*"); None at 1.0
     context: str | None = None
+    # exploration: the Thompson draw (also the propensity), its posterior ("Beta(3, 118)")
+    # and the propensity the draw replaced (the model's or the smoothed rate)
+    sampled: float | None = None
+    posterior: str | None = None
+    exploited: float | None = None
 
     @property
     def score(self) -> float:
@@ -71,6 +94,109 @@ def prior_propensity(offer: OfferSpec) -> float:
     presented = max(offer.prior_presented, 0)
     accepted = min(max(offer.prior_accepted, 0), presented)
     return (accepted + PRIOR_ALPHA) / (presented + PRIOR_ALPHA + PRIOR_BETA)
+
+
+@dataclass(frozen=True, slots=True)
+class Exploration:
+    """Cold-start exploration: offers shown fewer than ``max_presented`` times are scored
+    by a Thompson draw in a ``share`` (0-1) of decisions; share 0 turns it off."""
+
+    share: float = 0.0
+    max_presented: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.share <= 1.0 or not math.isfinite(self.share):
+            raise ValueError(f"exploration share must be within 0 and 1, got {self.share!r}")
+        if self.max_presented < 0:
+            raise ValueError("exploration max_presented must be >= 0")
+
+    @property
+    def threshold(self) -> int:
+        return round(self.share * BUCKETS)
+
+
+EXPLORE_SALT = 0x4558504C4F5245  # "EXPLORE"
+DRAW_SALT = 0x44524157  # "DRAW"
+_exploration = Exploration()
+
+
+def configure_exploration(exploration: Exploration) -> Exploration:
+    """Set the process's exploration policy (the Django app does, from settings); returns
+    the one it replaces."""
+    global _exploration
+    previous, _exploration = _exploration, exploration
+    return previous
+
+
+def exploration() -> Exploration:
+    return _exploration
+
+
+def _offer_key(offer_code: str, now_us: int) -> int:
+    return (zlib.crc32(offer_code.encode()) << 32) ^ (now_us & 0xFFFFFFFFFFFF)
+
+
+def posterior(offer: OfferSpec) -> tuple[float, float]:
+    presented = max(offer.prior_presented, 0)
+    accepted = min(max(offer.prior_accepted, 0), presented)
+    return accepted + PRIOR_ALPHA, presented - accepted + PRIOR_BETA
+
+
+def explores(offer: OfferSpec, policy: Exploration | None = None) -> bool:
+    """Whether the offer has little enough history to explore at all."""
+    policy = policy or _exploration
+    return policy.threshold > 0 and offer.prior_presented < policy.max_presented
+
+
+def thompson_draw(
+    offer: OfferSpec, customer_id: int, now_us: int, policy: Exploration | None = None
+) -> float | None:
+    """The offer's Thompson draw for this customer and moment, or None when this decision
+    does not explore it."""
+    policy = policy or _exploration
+    if not explores(offer, policy):
+        return None
+    key = _offer_key(offer.code, now_us)
+    if pair_hash(key, customer_id, EXPLORE_SALT) % BUCKETS >= policy.threshold:
+        return None
+    u = (pair_hash(key, customer_id, DRAW_SALT) >> 11) * (1.0 / (1 << 53))
+    a, b = posterior(offer)
+    return float(betaincinv(a, b, u))
+
+
+def thompson_draws(
+    offer: OfferSpec, customer_ids: np.ndarray, now_us: int, policy: Exploration | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bool: explores, float64 draws where it does) over a batch of customers."""
+    policy = policy or _exploration
+    size = len(customer_ids)
+    if not explores(offer, policy):
+        return np.zeros(size, dtype=bool), np.zeros(size)
+    key = _offer_key(offer.code, now_us)
+    ids = np.asarray(customer_ids, dtype=np.int64)
+    buckets = pair_hash_array(key, ids, EXPLORE_SALT) % np.uint64(BUCKETS)
+    chosen = buckets < np.uint64(policy.threshold)
+    u = (pair_hash_array(key, ids, DRAW_SALT) >> np.uint64(11)).astype(np.float64) * (
+        1.0 / (1 << 53)
+    )
+    a, b = posterior(offer)
+    draws = np.zeros(size)
+    if chosen.any():
+        draws[chosen] = betaincinv(a, b, u[chosen])
+    return chosen, draws
+
+
+def explored(factors: ScoreFactors, offer: OfferSpec, draw: float) -> ScoreFactors:
+    """The factors with the propensity replaced by an exploration draw."""
+    a, b = posterior(offer)
+    return factors._replace(
+        propensity=draw,
+        source="exploration",
+        sampled=draw,
+        posterior=f"Beta({a:g}, {b:g})",
+        exploited=factors.propensity,
+        model_version=factors.model_version,
+    )
 
 
 def sigmoid(value: float) -> float:
@@ -149,5 +275,11 @@ def context_weight(offer: OfferSpec, event_type: str | None, page: str | None = 
 
 
 def protected_features(names: Sequence[str]) -> tuple[str, ...]:
-    """Feature names that read a protected attribute (refused for credit products)."""
-    return tuple(name for name in names if is_protected(name))
+    """Feature names that read a protected attribute (refused for credit products); a
+    forest is looked into, and the protected inputs it reads are named."""
+    found: dict[str, None] = {}
+    for name in names:
+        for plain in feature_inputs(name):
+            if is_protected(plain):
+                found[plain] = None
+    return tuple(found)

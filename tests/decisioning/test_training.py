@@ -6,9 +6,10 @@ import pytest
 from core.exceptions import ValidationFailed
 from customers.models import Customer
 from customers.pseudonyms import pseudonym_for
+from decisioning.decisions.explanation import decision_explanation
 from decisioning.decisions.inbound import decide_inbound
 from decisioning.decisions.snapshots import snapshots
-from decisioning.feedback.training import model_train
+from decisioning.learning.registry import model_train
 from decisioning.models import PropensityModel, Response
 from ledger.models import AuditRecord
 from tests.decisioning.catalog import small_bank
@@ -63,8 +64,8 @@ def test_trained_model_beats_chance_is_activated_audited_and_used_by_the_engine(
     model = model_train(actor="system:test", product=bank.savings.product)
     assert model.status == "active"
     assert model.metrics["auc"] > 0.7
-    assert "attributes.salary" in model.feature_names
-    assert "holds:SAVINGS_PLUS" not in model.feature_names  # the label would leak
+    assert "attributes.salary" in model.inputs
+    assert "holds:SAVINGS_PLUS" not in model.inputs  # the label would leak
     assert AuditRecord.objects.filter(kind="model", action="model_activated").exists()
 
     rich = Customer.objects.filter(attributes__salary__gt=5500).first()
@@ -77,7 +78,9 @@ def test_trained_model_beats_chance_is_activated_audited_and_used_by_the_engine(
             actor="api:b", customer=person, channel="branch", max_offers=3, now=NOW
         )
         candidate = next(
-            c for c in decision.explanation["candidates"] if c["offer_code"] == "SAVINGS_RETAIN"
+            c
+            for c in decision_explanation(decision)["candidates"]
+            if c["offer_code"] == "SAVINGS_RETAIN"
         )
         assert candidate["score_factors"]["model_version"] == str(model.version)
         scores[person.pk] = candidate["score_factors"]["propensity"]

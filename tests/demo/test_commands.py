@@ -172,8 +172,8 @@ def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert (tmp_path / "crosssell.sqlite3").exists()
-    assert "[1/10] Migrate the database" in out
-    assert "[10/10] Seal and verify the audit ledger" in out
+    assert "[1/11] Migrate the database" in out
+    assert "[11/11] Seal and verify the audit ledger" in out
     assert "Audit ledger (verify_audit):" in out and "every hash recomputed" in out
     assert "applying" in out and "migrations to" in out
     assert "seeded 300 customers (seed 42, as of 2025-06-01)" in out
@@ -187,6 +187,8 @@ def test_demo_runs_end_to_end_on_a_fresh_sqlite_database(tmp_path):
     assert "Customers:  300 with" in out
     assert "Consents granted: push" in out
     assert "Responses:" in out and "accept" in out
+    # the summary's model lines (300 customers are too few for a model: the fallback)
+    assert "Models:     " in out and "Propensity models (held-out ROC AUC and Brier" in out
     assert "branch          demo-branch          key cs_" in out
     assert "Console: http://127.0.0.1:8000/" in out
     assert "carlos / carlos-demo" in out

@@ -205,6 +205,18 @@ CONSOLE_ROUTES = (
     console(
         "decisioning:decision_explain", page(EVERY_PERSON), path=lambda d: {"pk": d.decision.pk}
     ),
+    # models: everyone reads the registry; analysts and marketers ask for a training
+    console("decisioning:model_list", page(EVERY_PERSON)),
+    console(
+        "decisioning:model_detail",
+        page(EVERY_PERSON, status=404),  # the data set's product has no model yet
+        path=lambda d: {"code": d.product.code},
+    ),
+    console(
+        "decisioning:model_train",
+        post(frozenset({ANALYST, MARKETER})),
+        path=lambda d: {"code": d.product.code},
+    ),
     # customers: people who work with customers; rights (consent, do-not-contact,
     # suppressions, erasure) are compliance's
     console("customers:search", page(PEOPLE_DATA)),

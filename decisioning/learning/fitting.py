@@ -1,0 +1,276 @@
+"""Fitting, calibrating and measuring one product's candidates.
+
+Two algorithms are tried on the same rows: L2-regularised logistic regression on
+standardised features and HistGradientBoosting (shallow trees). The training part is
+split again: the model is fitted on its first part and Platt-calibrated on the rest
+(the most recent rows when the history has dates), and both are measured on the
+held-out part — the most recent 20 % when the history has dates, a stratified random 20 %
+otherwise. The better on held-out ROC AUC (then Brier score) is the product's new version.
+
+Each candidate is exported as what the engine scores: ``sigmoid(a * (intercept + w . x)
++ b)`` over engine feature names. A tree model is one ``forest:`` feature (its margin,
+coefficient 1), evaluated by ``decisioning.engine.features.Forest`` as flat node arrays —
+no scikit-learn at decision time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from decisioning.engine.features import forest_feature_name
+from decisioning.engine.scoring import sigmoid_array
+
+if TYPE_CHECKING:
+    from .dataset import TrainingSet
+
+HOLDOUT_SHARE = 0.2
+CALIBRATION_SHARE = 0.15
+LOGISTIC_C = 1.0
+TREES = {
+    "max_iter": 150,
+    "max_depth": 4,
+    "learning_rate": 0.1,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+}
+CURVE_BINS = 10
+IMPORTANCE_ROWS = 5_000
+IMPORTANCE_TOP = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    fit: np.ndarray
+    calibrate: np.ndarray
+    holdout: np.ndarray
+    method: str  # "time" or "random"
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """A fitted model as the engine scores it, with its held-out figures."""
+
+    algorithm: str
+    feature_names: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    calibration: Mapping[str, float]
+    auc: float | None
+    brier: float
+    curve: list[dict[str, float]]
+    importance: list[tuple[str, float]]
+    holdout_probability: np.ndarray = field(repr=False)
+
+    def figures(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm, "auc": self.auc, "brier": self.brier}
+
+
+def split(data: TrainingSet, *, seed: int = 0) -> Split:
+    """Held-out: the most recent share when the rows have dates, else stratified random."""
+    n = len(data.y)
+    if data.has_dates:
+        order = np.arange(n)  # rows are in time order
+        method = "time"
+    else:
+        rng = np.random.default_rng(seed)
+        positives = rng.permutation(np.flatnonzero(data.y == 1))
+        negatives = rng.permutation(np.flatnonzero(data.y != 1))
+        cut_p = round(len(positives) * (1 - HOLDOUT_SHARE))
+        cut_n = round(len(negatives) * (1 - HOLDOUT_SHARE))
+        train = rng.permutation(np.concatenate([positives[:cut_p], negatives[:cut_n]]))
+        holdout = np.sort(np.concatenate([positives[cut_p:], negatives[cut_n:]]))
+        cal = round(len(train) * (1 - CALIBRATION_SHARE))
+        return Split(train[:cal], train[cal:], holdout, "random")
+    cut = round(n * (1 - HOLDOUT_SHARE))
+    cal = round(cut * (1 - CALIBRATION_SHARE))
+    return Split(order[:cal], order[cal:cut], order[cut:], method)
+
+
+def platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: P = sigmoid(a * margin + b) fitted on the calibration rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y)) < 2:
+        return 1.0, 0.0
+    model = LogisticRegression(C=1e6, max_iter=1000)
+    model.fit(margin.reshape(-1, 1), y)
+    return float(model.coef_[0][0]), float(model.intercept_[0])
+
+
+def measure(y: np.ndarray, probability: np.ndarray) -> tuple[float | None, float, list]:
+    """(ROC AUC or None with one class, Brier score, calibration curve)."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    auc = float(roc_auc_score(y, probability)) if len(np.unique(y)) == 2 else None
+    brier = float(brier_score_loss(y, probability)) if len(y) else float("nan")
+    return auc, brier, calibration_curve(y, probability)
+
+
+def calibration_curve(y: np.ndarray, probability: np.ndarray) -> list[dict[str, float]]:
+    """Equal-count bins: mean predicted probability against the observed acceptance rate."""
+    if not len(y):
+        return []
+    order = np.argsort(probability, kind="stable")
+    curve = []
+    for part in np.array_split(order, min(CURVE_BINS, len(order))):
+        if len(part):
+            curve.append(
+                {
+                    "predicted": float(probability[part].mean()),
+                    "observed": float(y[part].mean()),
+                    "count": len(part),
+                }
+            )
+    return curve
+
+
+def propensity(
+    matrix: np.ndarray, coefficients: Sequence[float], intercept: float, a: float, b: float
+) -> np.ndarray:
+    """What the engine computes, over a matrix of the model's own feature columns."""
+    z = matrix @ np.asarray(coefficients, dtype=np.float64) + intercept
+    return sigmoid_array(a * z + b)
+
+
+def _importance(
+    predict: Any, X: np.ndarray, y: np.ndarray, names: Sequence[str], seed: int
+) -> list[tuple[str, float]]:
+    """Permutation importance: the held-out AUC lost when a feature is shuffled."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(y)) < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(y))[:IMPORTANCE_ROWS]
+    X, y = X[rows], y[rows]
+    if len(np.unique(y)) < 2:
+        return []
+    base = roc_auc_score(y, predict(X))
+    scores = []
+    for j, name in enumerate(names):
+        if np.ptp(X[:, j]) == 0:
+            continue
+        shuffled = X.copy()
+        shuffled[:, j] = rng.permutation(shuffled[:, j])
+        scores.append((name, float(base - roc_auc_score(y, predict(shuffled)))))
+    scores.sort(key=lambda item: -item[1])
+    return [(name, round(value, 5)) for name, value in scores[:IMPORTANCE_TOP]]
+
+
+def fit_logistic(data: TrainingSet, parts: Split, *, seed: int = 0) -> Exported:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data.X, data.y
+    mean = X[parts.fit].mean(axis=0)
+    std = X[parts.fit].std(axis=0)
+    std[std == 0] = 1.0
+    model = LogisticRegression(C=LOGISTIC_C, max_iter=3000)
+    model.fit((X[parts.fit] - mean) / std, y[parts.fit])
+    # the standardisation folded into the coefficients: the engine scores raw features
+    coefficients = model.coef_[0] / std
+    intercept = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / std))
+    a, b = platt(X[parts.calibrate] @ coefficients + intercept, y[parts.calibrate])
+    holdout = propensity(X[parts.holdout], coefficients, intercept, a, b)
+    auc, brier, curve = measure(y[parts.holdout], holdout)
+    return Exported(
+        algorithm="logistic_regression",
+        feature_names=data.features,
+        coefficients=tuple(float(c) for c in coefficients),
+        intercept=intercept,
+        calibration={"method": "platt", "a": a, "b": b},
+        auc=auc,
+        brier=brier,
+        curve=curve,
+        importance=_importance(
+            lambda M: M @ coefficients, X[parts.holdout], y[parts.holdout], data.features, seed
+        ),
+        holdout_probability=holdout,
+    )
+
+
+def export_forest(model: Any, inputs: Sequence[str]) -> tuple[dict[str, Any], float]:
+    """A fitted binary HistGradientBoostingClassifier as flat node arrays and its
+    baseline (the margin before any tree). Leaves point to themselves."""
+    feature: list[int] = []
+    threshold: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    value: list[float] = []
+    roots: list[int] = []
+    depth = 0
+    for predictors in model._predictors:  # one list per iteration; one tree for binary
+        nodes = predictors[0].nodes
+        offset = len(feature)
+        roots.append(offset)
+        for i, node in enumerate(nodes):
+            if node["is_leaf"]:
+                feature.append(0)
+                threshold.append(float("inf"))
+                left.append(offset + i)
+                right.append(offset + i)
+                value.append(float(node["value"]))
+            else:
+                if node["is_categorical"]:
+                    raise ValueError("categorical splits are not exported")
+                feature.append(int(node["feature_idx"]))
+                threshold.append(float(node["num_threshold"]))
+                left.append(offset + int(node["left"]))
+                right.append(offset + int(node["right"]))
+                value.append(0.0)
+            depth = max(depth, int(node["depth"]))
+    data = {
+        "inputs": list(inputs),
+        "feature": feature,
+        "threshold": [t if np.isfinite(t) else 1e308 for t in threshold],
+        "left": left,
+        "right": right,
+        "value": value,
+        "roots": roots,
+        "depth": depth,
+    }
+    return data, float(np.ravel(model._baseline_prediction)[0])
+
+
+def fit_trees(data: TrainingSet, parts: Split, *, seed: int = 0) -> Exported:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = data.X, data.y
+    model = HistGradientBoostingClassifier(random_state=seed, **TREES)
+    model.fit(X[parts.fit], y[parts.fit])
+    forest, baseline = export_forest(model, data.features)
+    name = forest_feature_name(forest)
+    a, b = platt(model.decision_function(X[parts.calibrate]), y[parts.calibrate])
+    holdout = sigmoid_array(a * model.decision_function(X[parts.holdout]) + b)
+    auc, brier, curve = measure(y[parts.holdout], holdout)
+    return Exported(
+        algorithm="hist_gradient_boosting",
+        feature_names=(name,),
+        coefficients=(1.0,),
+        intercept=baseline,
+        calibration={"method": "platt", "a": a, "b": b},
+        auc=auc,
+        brier=brier,
+        curve=curve,
+        importance=_importance(
+            model.decision_function, X[parts.holdout], y[parts.holdout], data.features, seed
+        ),
+        holdout_probability=holdout,
+    )
+
+
+def better(first: Exported, second: Exported) -> Exported:
+    """Higher held-out AUC wins; equal AUC, lower Brier; then the simpler (first)."""
+    a = -1.0 if first.auc is None else first.auc
+    b = -1.0 if second.auc is None else second.auc
+    if b > a or (b == a and second.brier < first.brier):
+        return second
+    return first
+
+
+def fit_candidates(data: TrainingSet, *, seed: int = 0) -> tuple[Split, list[Exported]]:
+    parts = split(data, seed=seed)
+    return parts, [fit_logistic(data, parts, seed=seed), fit_trees(data, parts, seed=seed)]
