@@ -6,7 +6,8 @@ input rejected, valid input accepted, auth enforced, 405 for undocumented method
 Two deliberate settings: 422 counts as an acceptable answer to schema-valid input (the
 contract defines it as "valid JSON that cannot be acted on": an unknown offer code is
 valid JSON), and for the consent change so does 400 (a capture time in the future is a
-rule JSON Schema cannot state).
+rule JSON Schema cannot state), as for the KPIs (an unknown campaign code, a reversed
+date range).
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ CONFIG = {
         {
             "include-operation-id": "customer_consent_put",
             "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTABLE, "400"]}},
-        }
+        },
+        {
+            # an unknown campaign or offer code, a reversed or too long date range
+            "include-operation-id": "kpis",
+            "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTABLE, "400"]}},
+        },
     ],
 }
 
