@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.channels import OUTBOUND
@@ -26,6 +28,7 @@ from decisioning.choices import MessageStatus
 from decisioning.feedback.responses import response_record
 from decisioning.models import Contact, Decision
 from offers.choices import OfferKind
+from offers.models import Offer
 
 if TYPE_CHECKING:
     from demo.pipeline import DemoContext
@@ -43,6 +46,21 @@ def _propensity(item: dict) -> float:
     return min(max(float(value), 0.0), 1.0) if isinstance(value, int | float) else 0.0
 
 
+def _pages(queryset: QuerySet, size: int = 2_000) -> Iterator[Any]:
+    """Rows a page at a time, each page read to the end before the caller writes: an open
+    cursor would hold SQLite's read snapshot, and the first write after another connection
+    (the in-process sealer) committed would fail with "database is locked"."""
+    last = None
+    while True:
+        page = list(
+            (queryset if last is None else queryset.filter(pk__gt=last)).order_by("pk")[:size]
+        )
+        yield from page
+        if len(page) < size:
+            return
+        last = page[-1].pk
+
+
 def customers_answer(*, seed: int, since: datetime.datetime) -> Counter[str]:
     """Accepts from treated customers and organic openings from control customers, for
     the decisions made since ``since``."""
@@ -56,7 +74,7 @@ def customers_answer(*, seed: int, since: datetime.datetime) -> Counter[str]:
         .select_related("decision", "message", "offer")
         .order_by("pk")
     )
-    for contact in contacts.iterator(chunk_size=2_000):
+    for contact in _pages(contacts):
         if contact.channel in OUTBOUND and (
             contact.message is None or contact.message.status != MessageStatus.DELIVERED
         ):
@@ -83,18 +101,24 @@ def customers_answer(*, seed: int, since: datetime.datetime) -> Counter[str]:
             done["accepted"] += 1
         except ApplicationError:
             done["refused"] += 1
+    # what a held-out decision would have offered is stored as codes (the compact
+    # explanation): the offer's product and kind come from the catalog
+    sales_products = dict(
+        Offer.objects.filter(kind=OfferKind.SALES).values_list("code", "product__code")
+    )
     held = Decision.objects.filter(
         created_at__gte=since, control_group=True, shadow=False
     ).select_related("customer")
-    for decision in held.iterator(chunk_size=2_000):
+    for decision in _pages(held):
         for item in (decision.explanation or {}).get("would_have_offered") or ():
-            if item.get("kind", OfferKind.SALES) != OfferKind.SALES or not item.get("product_code"):
+            product_code = sales_products.get(item.get("offer_code"))
+            if product_code is None:
                 continue
             if rng.random() < ORGANIC_SHARE * _propensity(item):
                 holding_open(
                     actor=ACTOR,
                     customer=decision.customer,
-                    product_code=item["product_code"],
+                    product_code=product_code,
                     opened_at=now.date(),
                     source="organic",
                 )

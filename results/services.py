@@ -180,10 +180,11 @@ class _Day:
             UNION ALL
             SELECT %(control)s, d.customer_id, COALESCE(d.campaign_id, cp.id), o.id,
                    COALESCE({item.format(key="channel")}, ''),
-                   {item.format(key="product_code")}, 0, ''
+                   hp.code, 0, ''
             FROM {_t(Decision)} d
             {held_source}
             JOIN {_t(Offer)} o ON o.code = {item.format(key="offer_code")}
+            JOIN {_t(Product)} hp ON hp.id = o.product_id
             LEFT JOIN {_t(Campaign)} cp ON cp.code = {item.format(key="campaign")}
             WHERE d.created_at >= %(start)s AND d.created_at < %(end)s
               AND d.control_group = %(yes)s AND d.shadow = %(no)s

@@ -191,7 +191,8 @@ def build_results_bank() -> ResultsBank:
             _opens(person, "CARD_P", 1)
 
     # control: would have offered CARD on sms
-    held = [{"offer_code": "CARD", "product_code": "CARD_P", "campaign": "FUEL", "channel": "sms"}]
+    # as the store keeps them (the compact explanation): codes, no product or kind
+    held = [{"offer_code": "CARD", "campaign": "FUEL", "channel": "sms"}]
     for index in range(8):
         young = index >= 4
         person = CustomerFactory(birth_date=AGE_21 if young else AGE_35)
