@@ -111,21 +111,29 @@ def customer_reference_errors(ref: Any) -> dict[str, list[str]]:
     return errors
 
 
+def external_id_resolution(external_id: str, customer: Customer | None) -> Resolution:
+    """What an ``{"external_id": ...}`` reference resolves to, given the customer whose
+    external id it is (``None``: no customer has it) — for a caller that read that row
+    already (the inbound decision reads it with the context, in one query)."""
+    if customer is not None:
+        return _erased(customer) if customer.is_erased else Resolution(customer, confidence=1.0)
+    if not external_id.startswith(ERASED_PREFIX):
+        # The bank's former id of an erased customer: recognised by its pseudonym.
+        erased = Customer.objects.filter(
+            pseudonym=pseudonym_for(external_id), erased_at__isnull=False
+        ).first()
+        if erased is not None:
+            return _erased(erased)
+    return Resolution(None, reason="unknown external_id")
+
+
 def resolve_customer(ref: dict[str, Any]) -> Resolution:
     """Resolve a well-formed reference (see ``customer_reference_errors``)."""
     if "external_id" in ref and ref["external_id"] is not None:
         external_id = ref["external_id"]
-        customer = Customer.objects.filter(external_id=external_id).first()
-        if customer is not None:
-            return _erased(customer) if customer.is_erased else Resolution(customer, confidence=1.0)
-        if not external_id.startswith(ERASED_PREFIX):
-            # The bank's former id of an erased customer: recognised by its pseudonym.
-            erased = Customer.objects.filter(
-                pseudonym=pseudonym_for(external_id), erased_at__isnull=False
-            ).first()
-            if erased is not None:
-                return _erased(erased)
-        return Resolution(None, reason="unknown external_id")
+        return external_id_resolution(
+            external_id, Customer.objects.filter(external_id=external_id).first()
+        )
     identifier = ref["identifier"]
     link = (
         IdentityLink.objects.select_related("customer")

@@ -12,9 +12,12 @@ through ``ledger.redaction.free_text`` (see that module).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, cast
+from uuid import UUID
 
+import orjson
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
@@ -109,3 +112,72 @@ def audit_many(records: list[AuditRecord]) -> None:
     if records:
         AuditRecord.objects.bulk_create(records, batch_size=1000)
         seal_after_commit(router.db_for_write(AuditRecord))
+
+
+def audit_many_statement(
+    records: list[AuditRecord], connection_: BaseDatabaseWrapper
+) -> tuple[str, list[Any]]:
+    """``audit_many`` as one statement and its parameters, for a caller that sends it
+    with the other writes of its transaction in one round trip
+    (``decisioning.decisions.store`` on PostgreSQL): ``INSERT ... SELECT`` from one JSON
+    array of the records (``json_populate_recordset`` over the table's row type), in
+    their order, so the database assigns ``seq`` in that order.
+
+    The records are exactly those ``build_record`` hashed, with the columns ``_insert``
+    writes; ``data`` goes in as the normalised dict itself (jsonb keeps the value, not
+    the text, and the hash was taken over ``canonical_json`` at build time, so how the
+    text is spelt here changes nothing). PostgreSQL only. Execute it inside the
+    transaction of the write the records describe, then call ``audit_many_sent``."""
+    if not records:
+        raise ValueError("audit_many_statement needs at least one record")
+    if connection_.vendor != "postgresql":
+        raise ValueError("audit_many_statement is for PostgreSQL; use audit_many elsewhere")
+    quote = connection_.ops.quote_name
+    names = [(n, _column(_concrete_field(n))) for n in _INSERT_COLUMNS]
+    columns = ", ".join(quote(column) for _, column in names)
+    table = quote(AuditRecord._meta.db_table)
+    rows = [
+        {
+            column: (value.astimezone(UTC) if isinstance(value, datetime) else value)
+            for name, column in names
+            for value in (getattr(record, name),)
+        }
+        for record in records
+    ]
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM"
+        f" json_populate_recordset(NULL::{table}, %s::json) WITH ORDINALITY AS r"
+        " ORDER BY r.ordinality"
+    )
+    return sql, [jsonb_text(rows)]
+
+
+def audit_many_sent(connection_: BaseDatabaseWrapper) -> None:
+    """After an ``audit_many_statement`` was executed: seal once its transaction commits
+    (at once when it ran in autocommit, as one implicit transaction)."""
+    seal_after_commit(connection_)
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def jsonb_text(value: Any) -> str:
+    """``value`` as JSON text for a ``json``/``jsonb`` parameter, encoded with orjson:
+    datetimes as ISO 8601 with their offset (microseconds kept), UUIDs as strings.
+
+    Only for storage: jsonb keeps the parsed value, so this spelling never reaches a hash
+    (hashes are over ``core.json.canonical_json``). What orjson cannot encode (an integer
+    beyond 64 bits) goes to ``json.dumps``, which encodes it; anything else neither
+    knows (a Decimal, an arbitrary object) is refused with ``TypeError``."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, default=_plain)

@@ -19,7 +19,6 @@ from core.api.views import ApiView, validated
 from core.channels import OUTBOUND
 from core.choices import Role
 from core.exceptions import NotFound, Unprocessable
-from customers.identity import resolve_customer
 from decisioning.api.serializers import (
     AckInputSerializer,
     AckSerializer,
@@ -35,7 +34,7 @@ from decisioning.api.serializers import (
     ResponseInputSerializer,
     ResponseSerializer,
 )
-from decisioning.decisions.inbound import decide_inbound
+from decisioning.decisions.inbound import decide_inbound_for
 from decisioning.feedback.overrides import override_record
 from decisioning.feedback.responses import response_record
 from decisioning.models import Decision
@@ -108,25 +107,15 @@ class DecisionCreateView(ApiView):
     def post(self, request):
         data = validated(DecisionInputSerializer, request.data)
         require_channel(self.client, data["channel"])
-        resolution = resolve_customer(data["customer"])
-        if resolution.erased:
-            raise Unprocessable(
-                "The customer was erased at their request; no decision is made for them.",
-                fields={"customer": ["erased"]},
-            )
-        if not resolution.resolved:
-            raise NotFound(
-                "Unknown customer.", fields={"customer": [resolution.reason or "not found"]}
-            )
         context = data.get("context") or {}
-        decision = decide_inbound(
+        # resolves the customer (404 / 422) in the same read as their context
+        decision = decide_inbound_for(
             actor=self.client,
-            customer=resolution.customer,
+            reference=data["customer"],
             channel=data["channel"],
             event_type=context.get("event_type"),
             page=context.get("page"),
             max_offers=data.get("max_offers"),
-            identity=resolution,
         )
         return Response(DecisionSerializer(decision).data)
 

@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -331,6 +331,66 @@ def load_context_and_version(
         cursor.execute("".join(sql.text), sql.params)
         version, *columns = cursor.fetchone()
     return _context(customer, now, tuple(columns)), version
+
+
+# Customer's concrete fields, their columns and the converters the ORM applies to each
+_customer_columns: tuple[tuple[str, str, tuple[Any, ...], Any], ...] | None = None
+
+
+def _customer_fields() -> tuple[tuple[str, str, tuple[Any, ...], Any], ...]:
+    global _customer_columns
+    if _customer_columns is None:
+        fields = []
+        for field in Customer._meta.concrete_fields:
+            col = field.get_col(Customer._meta.db_table)
+            converters = tuple(
+                connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            )
+            fields.append((field.attname, cast(str, field.column), converters, col))
+        _customer_columns = tuple(fields)
+    return _customer_columns
+
+
+def load_customer_context_and_version(
+    external_id: str,
+    *,
+    now: datetime,
+    policy: PolicySpec,
+    longest_offer_cooldown: int = 0,
+    capped_campaign_ids: frozenset[int] = frozenset(),
+) -> tuple[Customer, CustomerContext, int] | None:
+    """The customer a channel names by ``external_id``, the engine's view of them and the
+    catalog version, in ONE query (``load_context_and_version`` with the customer row in
+    it). ``None`` when no customer has that external id (the caller resolves the
+    reference the long way: a former id of an erased customer, or nobody). The customer
+    is a full ``Customer`` instance, each column converted as the ORM converts it."""
+    fields = _customer_fields()
+    sql = _Sql()
+    sql.add("SELECT " + ", ".join(f"cu.{connection.ops.quote_name(c)}" for _, c, _, _ in fields))
+    sql.add(", (SELECT version FROM compliance_catalogversion WHERE id = 1)")
+    _context_columns(
+        sql,
+        _Customer(),
+        now=now,
+        policy=policy,
+        longest_offer_cooldown=longest_offer_cooldown,
+        capped_campaign_ids=capped_campaign_ids,
+        exclude=[],
+    )
+    sql.add(f" FROM {Customer._meta.db_table} cu WHERE cu.external_id = %s", external_id)
+    with connection.cursor() as cursor:
+        cursor.execute("".join(sql.text), sql.params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for (_, _, converters, col), value in zip(fields, row, strict=False):
+        for converter in converters:
+            value = converter(value, col, connection)
+        values.append(value)
+    customer = Customer.from_db(connection.alias, [name for name, _, _, _ in fields], values)
+    version, *columns = row[len(fields) :]
+    return customer, _context(customer, now, tuple(columns)), version
 
 
 class Pending(Protocol):

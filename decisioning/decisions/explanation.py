@@ -28,13 +28,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.db.models import F
+
 from campaigns.models import ContactPolicy
 from decisioning import engine
 from decisioning.decisions.snapshots import LoadedSnapshot, build, current_snapshot, policy_spec
 from decisioning.engine import reasons
 from decisioning.engine.policy import policy_summary
 from decisioning.models import Decision
-from offers.models import Offer, OfferContent
+from offers.models import Offer, OfferContent, OfferTargeting
+from offers.selectors import approved_targeting
 
 # --- the catalog an expansion reads -------------------------------------------------------
 
@@ -48,6 +51,7 @@ class DatabaseCatalog:
         self._offers: dict[str, tuple[str, str, str]] | None = None
         self._contents: dict[tuple[str, str, int], engine.ContentSpec] = {}
         self._policies: dict[int | None, Mapping[str, Any]] = {}
+        self._rules: dict[tuple[str, int], str] | None = None
 
     def _load(self) -> dict[str, tuple[str, str, str]]:
         """The offers and every content version of theirs in one query (an offer with no
@@ -99,6 +103,61 @@ class DatabaseCatalog:
             row = ContactPolicy.objects.filter(version=version).first() if version else None
             self._policies[version] = policy_summary(policy_spec(row)) if row else {}
         return self._policies[version]
+
+    def eligibility(self, offer_code: str, version: int) -> str | None:
+        """The rule text of a targeting version as the engine renders it (``Rule.to_text``),
+        every version of the decision's offers in one query, on first use."""
+        if self._rules is None:
+            self._rules = {
+                (code, number): canonical_rule_text(text)
+                for code, number, text in OfferTargeting.objects.filter(
+                    offer__code__in=self._codes
+                ).values_list("offer__code", "version", "eligibility_rule")
+            }
+        return self._rules.get((offer_code, version))
+
+
+def canonical_rule_text(text: str) -> str:
+    """A stored rule's text as the engine's verdicts show it (``Rule.to_text``); a text
+    that no longer parses is given as it was written."""
+    try:
+        return engine.parse_rule(text or "").to_text()
+    except engine.RuleError:
+        return text
+
+
+# --- what an inbound or real-time decision's store refers to ------------------------------
+
+_refs: tuple[LoadedSnapshot, dict[str, tuple[int, str]]] | None = None
+
+
+def eligibility_refs(loaded: LoadedSnapshot) -> dict[str, tuple[int, str]]:
+    """Offer code -> (approved targeting version, rule text) for the snapshot's offers
+    whose ``ineligible`` verdicts may name that version instead of repeating the text
+    (``engine.to_compact``). Only a version that is approved and whose rule, read back
+    through ``DatabaseCatalog.eligibility``, is exactly the text the snapshot's rule
+    gives — so the expansion returns what the engine saw, whatever changed in between.
+    Two queries per snapshot (kept with the last snapshot asked about)."""
+    global _refs
+    cached = _refs
+    if cached is not None and cached[0] is loaded:
+        return cached[1]
+    offers = loaded.engine.offers
+    ids = {loaded.offer_ids[code]: code for code in offers if code in loaded.offer_ids}
+    approved = approved_targeting(offer_ids=ids)
+    refs: dict[str, tuple[int, str]] = {}
+    for offer_id, version, digest, text in OfferTargeting.objects.filter(
+        offer_id__in=ids, version=F("offer__targeting_version")
+    ).values_list("offer_id", "version", "content_hash", "eligibility_rule"):
+        code = ids[offer_id]
+        rule = offers[code].eligibility
+        if rule.always_true or (offer_id, version, digest) not in approved:
+            continue
+        seen = rule.to_text()
+        if canonical_rule_text(text) == seen:
+            refs[code] = (version, seen)
+    _refs = (loaded, refs)
+    return refs
 
 
 def _offer_codes(stored: Mapping[str, Any], offers: Iterable[Mapping[str, Any]]) -> set[str]:

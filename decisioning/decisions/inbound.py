@@ -10,13 +10,17 @@ from django.utils import timezone
 
 from core.actors import actor_name
 from core.channels import INBOUND
-from core.exceptions import Unprocessable, ValidationFailed
+from core.exceptions import NotFound, Unprocessable, ValidationFailed
 from core.metrics import timed_decision
-from customers.identity import Resolution
+from customers.identity import Resolution, external_id_resolution, resolve_customer
 from customers.models import Customer
 from decisioning import engine
 from decisioning.choices import DecisionMode
-from decisioning.decisions.context import history_scope, load_context_and_version
+from decisioning.decisions.context import (
+    history_scope,
+    load_context_and_version,
+    load_customer_context_and_version,
+)
 from decisioning.decisions.snapshots import LoadedSnapshot, snapshots
 from decisioning.decisions.store import decision_store
 from decisioning.models import Contact, Decision
@@ -110,6 +114,88 @@ def decide_inbound(
     name the event type, or a page pattern the page matches (``engine.pages``), get that
     context weight, recorded in their score factors.
     """
+    return _decide(
+        actor=actor,
+        customer=customer,
+        channel=channel,
+        event_type=event_type,
+        page=page,
+        max_offers=max_offers,
+        identity=identity,
+        now=now or timezone.now(),
+    )
+
+
+@timed_decision("inbound")
+def decide_inbound_for(
+    *,
+    actor: Any,
+    reference: dict[str, Any],
+    channel: str,
+    event_type: str | None = None,
+    page: str | None = None,
+    max_offers: int | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """``decide_inbound`` for the customer a channel names (``customers.identity``): 404
+    for nobody, 422 for an erased customer (by any reference), nothing decided or stored.
+
+    A reference by ``external_id`` (the common one) is resolved in the context query
+    itself (``load_customer_context_and_version``): one read for the customer, their
+    context and the catalog version. Other references, and an external id no customer
+    has (a former id of an erased customer is recognised there), take
+    ``resolve_customer``."""
+    now = now or timezone.now()
+    prefetched = None
+    external_id = reference.get("external_id")
+    if isinstance(external_id, str):
+        loaded = snapshots.peek(now)
+        found = load_customer_context_and_version(
+            external_id, now=now, **history_scope(loaded.engine)
+        )
+        if found is not None:
+            customer, context, version = found
+            resolution = external_id_resolution(external_id, customer)
+            if not snapshots.is_current(loaded, version, now):
+                loaded = snapshots.get(now)
+                context = context_for(loaded, customer, now)
+            prefetched = (loaded, context)
+        else:
+            resolution = external_id_resolution(external_id, None)
+    else:
+        resolution = resolve_customer(reference)
+    if resolution.erased:
+        raise Unprocessable(
+            "The customer was erased at their request; no decision is made for them.",
+            fields={"customer": ["erased"]},
+        )
+    if resolution.customer is None:
+        raise NotFound("Unknown customer.", fields={"customer": [resolution.reason or "not found"]})
+    return _decide(
+        actor=actor,
+        customer=resolution.customer,
+        channel=channel,
+        event_type=event_type,
+        page=page,
+        max_offers=max_offers,
+        identity=resolution,
+        now=now,
+        prefetched=prefetched,
+    )
+
+
+def _decide(
+    *,
+    actor: Any,
+    customer: Customer,
+    channel: str,
+    event_type: str | None,
+    page: str | None,
+    max_offers: int | None,
+    identity: Resolution | None,
+    now: datetime,
+    prefetched: tuple[LoadedSnapshot, engine.CustomerContext] | None = None,
+) -> Decision:
     if channel not in INBOUND:
         raise ValidationFailed(
             "Decisions are asked for inbound channels only.",
@@ -121,8 +207,7 @@ def decide_inbound(
             "The customer was erased at their request; no decision is made for them.",
             fields={"customer": ["erased"]},
         )
-    now = now or timezone.now()
-    loaded, context = snapshot_and_context(customer, now)
+    loaded, context = prefetched or snapshot_and_context(customer, now)
     plans = loaded.engine.inbound_by_channel.get(channel, ())
     request = engine.DecisionRequest(
         mode="inbound",

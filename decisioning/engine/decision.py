@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from .policy import Verdict, json_safe
+from .reasons import INELIGIBLE
 from .scoring import ScoreFactors, combine, likelihood_band
 from .types import ContentSpec
 
@@ -305,9 +306,11 @@ class Decision:
             data["trigger"] = json_safe(dict(self.trigger))
         return data
 
-    def to_compact(self) -> dict[str, Any]:
+    def to_compact(
+        self, eligibility_refs: Mapping[str, tuple[int, str]] | None = None
+    ) -> dict[str, Any]:
         """The stored form (``to_compact``); ``expand_compact`` gives ``to_dict()`` back."""
-        return to_compact(self)
+        return to_compact(self, eligibility_refs)
 
 
 # --- the compact form: what is stored, and the full trace expanded from it ----------------
@@ -318,8 +321,11 @@ class Decision:
 # table (rows ``[rule, passed, detail]``, ``1`` appended when a service action was
 # exempt); the released, held-out and shadow offers as rows without their words; the
 # versions. What the catalog knows (product, family, kind, the approved words and their
-# hash, the contact policy of a version) is not repeated in every decision: the
-# expansion takes it from ``ExplainCatalog``. The suppressed list and the exemptions
+# hash, the contact policy of a version, the eligibility rule of an approved targeting
+# version) is not repeated in every decision: the expansion takes it from
+# ``ExplainCatalog``. An ``ineligible`` verdict whose rule text is that of the offer's
+# approved targeting version keeps ``{"targeting": [offer_code, version], "values": ...}``
+# instead of the text (``eligibility_refs``; the values the rule saw stay). The suppressed list and the exemptions
 # are functions of the candidates and are derived. ``expand_compact`` gives back
 # exactly what ``Decision.to_dict`` gave when it was decided.
 
@@ -336,6 +342,11 @@ class ExplainCatalog(Protocol):
     def content(self, offer_code: str, channel: str, version: int) -> ContentSpec | None: ...
 
     def policy(self, version: int | None) -> Mapping[str, Any]: ...
+
+    def eligibility(self, offer_code: str, version: int) -> str | None:
+        """The eligibility rule text (``Rule.to_text``) of an offer's targeting version,
+        ``None`` when the catalog has no such version."""
+        ...
 
 
 class CompactTable:
@@ -397,8 +408,47 @@ def _failed_verdict(candidate: CandidateTrace, item: Suppressed) -> Verdict:
     return Verdict(item.reason, False, item.detail)
 
 
-def to_compact(decision: Decision) -> dict[str, Any]:
-    """The stored form of ``decision`` (see above); ``expand_compact`` reverses it."""
+def _refer_to_targeting(
+    decision: Decision,
+    candidates: list[dict[str, Any]],
+    rows: list[list[Any]],
+    refs: Mapping[str, tuple[int, str]],
+) -> None:
+    """Each ``ineligible`` row whose rule text is that of an approved targeting version of
+    an offer it was evaluated for names that version instead of repeating the text. A
+    row is shared by every offer whose rule has that text; the first such offer (in
+    candidate order) is named — the text is the same."""
+    done: set[int] = set()
+    for candidate, row in zip(decision.candidates, candidates, strict=True):
+        ref = refs.get(candidate.offer_code)
+        if ref is None:
+            continue
+        version, text = ref
+        for position in (*row["v"], *((row["x"],) if "x" in row else ())):
+            if position in done:
+                continue
+            verdict = rows[position]
+            detail = verdict[2]
+            if (
+                verdict[0] == INELIGIBLE
+                and isinstance(detail, dict)
+                and detail.get("rule") == text
+                and "targeting" not in detail
+            ):
+                rest = {key: value for key, value in detail.items() if key != "rule"}
+                verdict[2] = {"targeting": [candidate.offer_code, version], **rest}
+                done.add(position)
+
+
+def to_compact(
+    decision: Decision, eligibility_refs: Mapping[str, tuple[int, str]] | None = None
+) -> dict[str, Any]:
+    """The stored form of ``decision`` (see above); ``expand_compact`` reverses it.
+
+    ``eligibility_refs``: offer code -> (approved targeting version, its rule's text as
+    ``Rule.to_text`` gives it), for the offers whose ``ineligible`` verdicts may name the
+    version instead of the text (the caller vouches that the catalog's ``eligibility``
+    gives that text back for that version)."""
     table = CompactTable()
     candidates: list[dict[str, Any]] = []
     for candidate in decision.candidates:
@@ -429,6 +479,8 @@ def to_compact(decision: Decision) -> dict[str, Any]:
     for candidate, row in zip(decision.candidates, candidates, strict=True):
         if candidate.outcome != RELEASED_OUTCOME and not candidate.shadow:
             row["x"] = table.ref(_failed_verdict(candidate, next(suppressed)))
+    if eligibility_refs:
+        _refer_to_targeting(decision, candidates, table.rows, eligibility_refs)
     data: dict[str, Any] = {
         "format": COMPACT_FORMAT,
         "mode": decision.mode,
@@ -516,6 +568,21 @@ def _factors_dict(names: list[str], values: list[Any]) -> dict[str, Any]:
     }
 
 
+def _expanded_row(row: list[Any], catalog: ExplainCatalog) -> list[Any]:
+    """A verdict row with a targeting version's rule text put back (``_refer_to_targeting``);
+    a reference the catalog cannot resolve is left as stored, so it still says which
+    version it was."""
+    detail = row[2]
+    if row[0] != INELIGIBLE or not isinstance(detail, dict) or "targeting" not in detail:
+        return row
+    offer_code, version = detail["targeting"]
+    text = catalog.eligibility(offer_code, version)
+    if text is None:
+        return row
+    rest = {key: value for key, value in detail.items() if key != "targeting"}
+    return [row[0], row[1], {"rule": text, **rest}, *row[3:]]
+
+
 def _trace_refs(row: Mapping[str, Any]) -> Iterable[int]:
     yield from row["v"]
     for _, refs, _ in row.get("ch", ()):
@@ -532,7 +599,7 @@ def expand_compact(
     data: Mapping[str, Any], *, customer_id: int, external_id: str, catalog: ExplainCatalog
 ) -> dict[str, Any]:
     """The full explanation (``Decision.to_dict``) of a decision stored by ``to_compact``."""
-    verdicts = data["verdicts"]
+    verdicts = [_expanded_row(row, catalog) for row in data["verdicts"]]
     names = data["factor_fields"]
     candidates: list[dict[str, Any]] = []
     suppressed: list[dict[str, Any]] = []
@@ -583,7 +650,9 @@ def expand_compact(
                 }
             )
         if row["outcome"] == RELEASED_OUTCOME and not shadow:
-            chosen = next((refs for name, refs, _ in row.get("ch", ()) if name == channel), [])
+            chosen: list[int] = next(
+                (refs for name, refs, _ in row.get("ch", ()) if name == channel), []
+            )
             released_refs[(campaign_id, row["offer_code"])] = [*row["v"], *chosen]
     # ids 0 .. traced - 1 are the traces' (``to_compact``); later ones only removed a candidate
     traced = 1 + max(

@@ -22,7 +22,13 @@ from ledger.export import COLUMNS, export_csv, export_jsonl
 from ledger.hashing import HASHED_FIELDS, record_hash_of, records_hash_of, seal_hash_of
 from ledger.models import AuditRecord, AuditSealerState, AuditSealMembership
 from ledger.sealer import seal_all_pending, seal_pending
-from ledger.services import audit, audit_many, build_record
+from ledger.services import (
+    audit,
+    audit_many,
+    audit_many_sent,
+    audit_many_statement,
+    build_record,
+)
 from ledger.tasks import seal_audit_ledger
 from ledger.testing import LEDGER_TABLES, ledger_triggers_dropped
 from ledger.verify import verify_ledger
@@ -106,6 +112,52 @@ def test_audit_many_appends_in_bulk_with_each_record_hashed(ledger_baseline):
     )
     assert ledger_baseline.records().count() == 5
     assert verify_ledger().ok
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.lists(st.dictionaries(st.text(max_size=10), json_values, max_size=5), max_size=4),
+    repr_text=st.text(max_size=50),
+)
+def test_records_appended_in_one_statement_keep_their_hash_and_order(data, repr_text):
+    """``audit_many_statement`` (the decision store's one-round-trip path on PostgreSQL):
+    every record reads back with the hash ``build_record`` gave it, seqs in list order."""
+    records = [
+        build_record(
+            kind=AuditKind.OFFER_RELEASED,
+            action="inbound_offer_released",
+            actor="api:web",
+            object_id=f"d-{n}",
+            object_repr=repr_text,
+            data=item,
+            at=datetime.datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=datetime.UTC),
+        )
+        for n, item in enumerate([{"first": True}, *data])
+    ]
+    if connection.vendor != "postgresql":
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            audit_many_statement(records, connection)
+        return
+    sql, params = audit_many_statement(records, connection)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        audit_many_sent(connection)
+    hashes = [record.record_hash for record in records]
+    stored = list(
+        AuditRecord.objects.filter(record_hash__in=hashes)
+        .order_by("seq")
+        .values_list(*HASHED_FIELDS, "record_hash")
+    )
+    assert [row[-1] for row in stored][-len(records) :] == hashes
+    for row in stored:
+        assert record_hash_of(dict(zip(HASHED_FIELDS, row[:-1], strict=True))) == row[-1]
+
+
+def test_one_statement_of_no_records_is_refused():
+    with pytest.raises(ValueError, match="at least one record"):
+        audit_many_statement([], connection)
 
 
 def test_record_hash_covers_every_field_but_seq():

@@ -13,7 +13,8 @@ from compliance.versioning import bump_catalog_version
 from core.choices import Channel
 from offers.choices import OfferKind, ProductFamily
 from offers.content_hash import content_hash
-from offers.models import Offer, OfferContent
+from offers.models import Offer, OfferContent, OfferTargeting
+from offers.targeting_hash import targeting_hash_of, targeting_values
 from tests.factories import (
     CampaignFactory,
     CampaignOfferFactory,
@@ -65,6 +66,31 @@ class SmallBank:
     hardship_campaign: Campaign
     fuel_campaign: Campaign
     inbound_campaign: Campaign
+
+
+def approve_targeting(offer: Offer, *, version: int = 1) -> OfferTargeting:
+    """Record the targeting on the offer's row as its approved version ``version`` (as the
+    demo seeder does): the engine then decides under an approved targeting version."""
+    Offer.objects.filter(pk=offer.pk).update(targeting_version=version)
+    offer.refresh_from_db()
+    targeting = OfferTargeting.objects.create(
+        offer=offer,
+        version=version,
+        content_hash=targeting_hash_of(offer, offer_code=offer.code, version=version),
+        **targeting_values(offer),
+    )
+    ApprovalRequest.objects.create(
+        subject_type=ApprovalSubject.OFFER_TARGETING,
+        subject_id=offer.pk,
+        subject_version=version,
+        content_hash=targeting.content_hash,
+        subject_repr=f"{offer.code} targeting",
+        status=ApprovalStatus.APPROVED,
+        submitted_by=persona("maker", "marketer"),
+        decided_by=persona("checker", "compliance"),
+    )
+    bump_catalog_version()
+    return targeting
 
 
 def small_bank(*, control_group_pct: Decimal = Decimal("0")) -> SmallBank:

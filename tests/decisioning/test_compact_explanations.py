@@ -25,7 +25,7 @@ from decisioning.models import Decision
 from decisioning.runs.batch import campaign_run_start, run_chunk_execute
 from decisioning.signals import process as signal_path
 from decisioning.signals.process import event_process
-from tests.decisioning.catalog import small_bank, weekly_batch
+from tests.decisioning.catalog import approve_targeting, small_bank, weekly_batch
 from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +82,28 @@ def test_an_inbound_decision_is_stored_compactly_and_its_trace_is_what_was_decid
         assert stored["format"] == engine.COMPACT_FORMAT
         assert len(canonical(stored)) < len(canonical(answer)) * 0.7
         assert canonical(_trace_without_store_additions(decision)) == canonical(answer)
+
+
+def test_an_ineligible_verdict_names_the_approved_targeting_version_instead_of_its_rule(decided):
+    bank = small_bank()
+    # The loan's targeting is an approved version: its verdict names the version, not the
+    # text. The fuel card's row was never versioned (version 0): its text stays.
+    approve_targeting(bank.personal_loan)
+    assert snapshots.get(NOON).engine.offers["LOAN_SPRING"].status == "active"
+    for customer in CustomerFactory.create_batch(4):
+        decision = decide_inbound(actor="api:web", customer=customer, channel="web", now=NOON)
+        answer = decided[str(decision.pk)].to_dict()
+        rows = {
+            row[2].get("rule", tuple(row[2].get("targeting", ()))): row
+            for row in Decision.objects.get(pk=decision.pk).explanation["verdicts"]
+            if row[0] == "ineligible"
+        }
+        # (the savings offer has no rule: its row never had text to spare)
+        assert set(rows) == {("LOAN_SPRING", 1), "age >= 18", ""}, rows
+        assert "values" in rows[("LOAN_SPRING", 1)][2]
+        assert canonical(_trace_without_store_additions(decision)) == canonical(answer)
+        loan = next(v for v in answer["verdicts"] if v["detail"].get("rule") == "age >= 21")
+        assert loan["rule"] == "ineligible"
 
 
 def test_a_real_time_decision_from_a_signal_gives_back_what_was_decided(decided):
