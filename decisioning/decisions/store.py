@@ -193,7 +193,13 @@ def _rows(
                 released_at=now,
             )
         )
+    # One record per service action and channel, listing every marketing rule it was
+    # exempt from (DESIGN.md rule 7): each exemption is in the ledger, and a decision
+    # hashes one record per action rather than one per rule (about 145 µs apiece).
+    exempted: dict[tuple[str, str], list[engine.Exemption]] = {}
     for exemption in result.exemptions:
+        exempted.setdefault((exemption.offer_code, exemption.channel), []).append(exemption)
+    for (offer_code, channel), exemptions in exempted.items():
         rows.records.append(
             build_record(
                 kind=AuditKind.EXEMPTION,
@@ -201,10 +207,22 @@ def _rows(
                 actor=requested_by,
                 object_type="decision",
                 object_id=decision.pk,
-                object_repr=exemption.offer_code,
+                object_repr=offer_code,
                 customer_ref=customer.pseudonym,
-                channel=exemption.channel,
-                data=exemption.to_dict(),
+                channel=channel,
+                data={
+                    "offer_code": offer_code,
+                    "campaign_id": exemptions[0].campaign_id,
+                    "channel": channel,
+                    "exemptions": [
+                        {
+                            key: value
+                            for key, value in item.to_dict().items()
+                            if key not in ("offer_code", "campaign_id", "channel")
+                        }
+                        for item in exemptions
+                    ],
+                },
                 at=now,
             )
         )

@@ -271,3 +271,21 @@ def test_erasure_redacts_the_customers_decisions_but_keeps_what_was_released(ban
     assert [offer["offer_code"] for offer in decision.offers] == released
     assert decision.explanation["redacted"] == "erasure"
     assert erasure.summary["decisions_redacted"] == 1
+
+
+def test_a_service_actions_exemptions_are_audited_in_one_record_per_action_and_channel(
+    bank, django_capture_on_commit_callbacks
+):
+    customer = CustomerFactory()  # no marketing consent on any channel
+    ConsentFactory(customer=customer, channel="push", status="revoked")
+    with django_capture_on_commit_callbacks(execute=True):
+        ingested = _ingest(customer)
+    decision = Decision.objects.get(event=ingested.event)
+    assert Message.objects.get(decision=decision).offer == bank.payment_help
+    records = list(
+        AuditRecord.objects.filter(action="service_exemption", object_id=str(decision.pk))
+    )
+    assert [(r.object_repr, r.channel) for r in records] == [("PAYMENT_HELP", "push")]
+    exemptions = {item["rule"]: item for item in records[0].data["exemptions"]}
+    assert len(exemptions) == len(records[0].data["exemptions"]) > 1  # each rule, once
+    assert exemptions["no_consent"]["would_have_blocked"]  # push consent was revoked
