@@ -59,6 +59,7 @@ def scan(console, paths: list[str]) -> dict[str, list[str]]:
                 "/customers/",
                 "/results/",
                 f"/results/campaigns/{bank.campaign.pk}/",
+                "/models/",
             ],
         ),
         ("admin", lambda bank: ["/", "/health/"]),
