@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from decisioning.outbox import chunk_dispatch_rows_ensure, enqueue
 from decisioning.runs.loader import load_batch
 from ledger.choices import AuditKind
 from ledger.services import audit
+from offers.models import Offer, OfferContent
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +335,9 @@ def _finish_chunk(
         finished_at=now,
     )
     ChunkDispatch.objects.filter(pk=chunk.pk).update(claimed_at=None)
-    run = CampaignRun.objects.select_for_update().get(pk=chunk.run_id)
+    # FOR NO KEY UPDATE: it serialises the chunks' counter updates but not the foreign-key
+    # locks (FOR KEY SHARE) other chunks' rows take on the run while they are written.
+    run = CampaignRun.objects.select_for_update(no_key=True).get(pk=chunk.run_id)
     run.processed_customers = F("processed_customers") + chunk.customers
     run.outcome_counts = _merge(run.outcome_counts, outcomes)
     run.suppression_counts = _merge(run.suppression_counts, suppressions)
@@ -425,19 +428,143 @@ def _chunk_store(chunk: CampaignRunChunk, run: CampaignRun, now: datetime) -> bo
 
 
 # --- storing a batch result ----------------------------------------------------------------
+#
+# A chunk's rows are built column-wise: every piece of text that depends only on the offer,
+# the channel, the rank or the outcome is made once per chunk by the same functions a row
+# would call (``batch_stored_offer``, ``batch_explanation``, json.dumps), cut where the
+# per-row values go, and each row's text is assembled by indexing those pieces. On
+# PostgreSQL the pieces are made in COPY's text format (escaped once) and each table is
+# written with one COPY of pre-built text blocks; on SQLite the same JSON goes into
+# executemany rows.
+
+COPY_BLOCK_ROWS = 20_000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _copy_text(value: str) -> str:
+    """``value`` as a field of PostgreSQL's COPY text format."""
+    return value.translate(_COPY_ESCAPES)
+
+
+def _as_is(value: str) -> str:
+    return value
+
+
+def _copy_scalar(value: Any) -> str:
+    if value is None:
+        return _NULL
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return _copy_text(str(value))
+
+
+def _float_json(values: list[float]) -> list[str]:
+    """What json.dumps writes for each float (its repr when finite)."""
+    text = float.__repr__
+    return [text(v) if v - v == 0 else _json(v) for v in values]
+
+
+def uuid4_hex(count: int) -> list[str]:
+    """``count`` random version-4 UUIDs as 32 hex digits, what ``uuid.uuid4().hex`` gives,
+    from one read of the system's random source."""
+    raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.tobytes().hex()
+    return [text[at : at + 32] for at in range(0, 32 * count, 32)]
+
+
+def _hole(name: str) -> str:
+    return f"\x00{name}\x00"
+
+
+def _cut(text: str, holes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """JSON ``text`` of a value built with ``_hole(name)`` strings in its holes, cut at each
+    hole: the len(holes) + 1 pieces around them and the holes' names in text order."""
+    found = []
+    for name in holes:
+        token = json.dumps(_hole(name))
+        at = text.find(token)
+        if at < 0 or text.find(token, at + 1) >= 0:
+            raise RuntimeError(f"the stored value must hold its {name!r} exactly once as given")
+        found.append((at, name, token))
+    found.sort()
+    pieces, cursor = [], 0
+    for at, _name, token in found:
+        pieces.append(text[cursor:at])
+        cursor = at + len(token)
+    pieces.append(text[cursor:])
+    return tuple(pieces), tuple(name for _at, name, _token in found)
+
+
+def batch_base_explanation(result: engine.BatchResult) -> dict[str, Any]:
+    """What every decision of a batch result explains alike."""
+    # The compact explanation of every decision (engine.COMPACT_FORMAT): a batch keeps
+    # no per-rule verdicts ("trace": "replay"); decisions.explanation replays them.
+    return {
+        "format": engine.COMPACT_FORMAT,
+        "trace": "replay",
+        "mode": "batch",
+        "campaign": result.campaign_code,
+        "policy_version": result.policy_version,
+        "snapshot_version": result.snapshot_version,
+        "model_versions": dict(result.model_versions),
+    }
+
+
+def batch_explanation(
+    base: dict[str, Any],
+    *,
+    outcome: str,
+    arm: str | None,
+    in_audience: bool,
+    control_group: bool,
+    would_have_offered: Any,
+) -> dict[str, Any]:
+    """The stored explanation of one batch decision."""
+    return {
+        **base,
+        "outcome": outcome,
+        "arm": arm,
+        "in_audience": in_audience,
+        "control_group": control_group,
+        "would_have_offered": would_have_offered,
+    }
+
+
+def _deliver_after_iso(deferred_us: int) -> str | None:
+    if deferred_us == NO_TIME:
+        return None
+    return datetime.fromtimestamp(deferred_us / 1e6, tz=UTC).isoformat()
+
+
+_PICK_HOLES = ("score", "propensity", "deliver_after")
+
+
 @dataclass
 class StoredBatch:
-    decisions: list[tuple]
-    messages: list[tuple]
-    contacts: list[tuple]
+    """A chunk's decisions, messages and contacts, ready to store in bulk: COPY text lines
+    (``copy``, PostgreSQL) or row tuples (SQLite)."""
+
+    decisions: list[Any]
+    messages: list[Any]
+    contacts: list[Any]
     outcomes: dict[str, int]
     suppressions: dict[str, int]
+    copy: bool = False
+    # The rows each written foreign key points at, by the model it points at (besides the
+    # decisions and messages written here): what a COPY's own reference check verifies.
+    references: dict[Any, list[int]] = field(default_factory=dict)
+    # On PostgreSQL, check references once per chunk and table (set-based, under the same
+    # row locks the per-row triggers take) instead of by a trigger per row and key.
+    SET_BASED_REFERENCE_CHECKS: ClassVar[bool] = True
 
     DECISION_COLUMNS = (
         "id", "customer_id", "mode", "channel", "campaign_id", "run_id", "created_at",
@@ -456,128 +583,405 @@ class StoredBatch:
 
     @classmethod
     def from_result(
-        cls, loaded: LoadedSnapshot, result: engine.BatchResult, *, run: CampaignRun, now: datetime
+        cls,
+        loaded: LoadedSnapshot,
+        result: engine.BatchResult,
+        *,
+        run: CampaignRun,
+        now: datetime,
+        copy: bool | None = None,
     ) -> StoredBatch:
+        """The rows of ``result``; ``copy`` (default: on PostgreSQL) gives COPY text lines."""
+        copy = connection.vendor == "postgresql" if copy is None else copy
+        text = _copy_text if copy else _as_is
         snapshot = loaded.engine
         offers = [snapshot.offers[code] for code in result.offer_codes]
-        shadow = run.shadow or result.shadow
-        decisions: list[tuple] = []
-        messages: list[tuple] = []
-        contacts: list[tuple] = []
-        # The compact explanation of every decision (engine.COMPACT_FORMAT): a batch keeps
-        # no per-rule verdicts ("trace": "replay"); decisions.explanation replays them.
-        base_explanation = {
-            "format": engine.COMPACT_FORMAT,
-            "trace": "replay",
-            "mode": "batch",
-            "campaign": result.campaign_code,
-            "policy_version": result.policy_version,
-            "snapshot_version": result.snapshot_version,
-            "model_versions": dict(result.model_versions),
-        }
-        suppressions: Counter[str] = Counter()
-        slots = result.chosen.shape[1]
-        for row in range(result.size):
-            customer_id = int(result.customer_ids[row])
-            outcome = reasons.OUTCOMES[int(result.outcome[row])]
-            control = bool(result.control[row])
-            decision_id = uuid.uuid4()
-            picks: list[dict[str, Any]] = []
-            for slot in range(slots):
-                index = int(result.chosen[row, slot])
-                if index < 0:
-                    break
-                offer = offers[index]
-                channel = result.channels[int(result.chosen_channel[row, slot])]
-                deferred = int(result.deliver_after_us[row, slot])
-                picks.append(
-                    batch_stored_offer(
-                        rank=slot + 1,
-                        offer=offer,
-                        campaign=result.campaign_code,
-                        channel=channel,
-                        score=float(result.chosen_score[row, slot]),
-                        propensity=float(result.chosen_propensity[row, slot]),
-                        deliver_after=(
-                            None
-                            if deferred == NO_TIME
-                            else datetime.fromtimestamp(deferred / 1e6, tz=UTC).isoformat()
-                        ),
-                        arm=result.offer_arms[index],
-                    )
+        channels = result.channels
+        size = result.size
+        shadow = bool(run.shadow or result.shadow)
+        control = np.asarray(result.control, dtype=bool)
+        chosen = np.asarray(result.chosen, dtype=np.int64)
+        slots = chosen.shape[1]
+        # a customer's picks are the ranks before the first empty slot
+        picked = np.cumprod(chosen >= 0, axis=1).astype(bool)
+        row_releases = np.zeros(size, dtype=bool) if shadow else ~control
+        released = picked & row_releases[:, None]
+        channel_at = (
+            np.asarray(result.chosen_channel, dtype=np.int64) % len(channels)
+            if channels
+            else np.zeros_like(chosen)
+        )
+
+        # --- each customer's picks as JSON (Decision.offers and would_have_offered) ---
+        picks_json = [""] * size
+        for slot in range(slots):
+            rows = np.flatnonzero(picked[:, slot])
+            if not len(rows):
+                break
+            offer_at = chosen[rows, slot]
+            key = offer_at * max(len(channels), 1) + channel_at[rows, slot]
+            keys, key_of = np.unique(key, return_inverse=True)
+            templates = []
+            order: tuple[str, ...] = _PICK_HOLES
+            for value in keys.tolist():
+                index, channel_index = divmod(value, max(len(channels), 1))
+                pieces, order = _cut(
+                    _json(
+                        batch_stored_offer(
+                            rank=slot + 1,
+                            offer=offers[index],
+                            campaign=result.campaign_code,
+                            channel=channels[channel_index],
+                            score=_hole("score"),  # type: ignore[arg-type]
+                            propensity=_hole("propensity"),  # type: ignore[arg-type]
+                            deliver_after=_hole("deliver_after"),
+                            arm=result.offer_arms[index],
+                        )
+                    ),
+                    _PICK_HOLES,
                 )
-            released = [] if control or shadow else picks
-            if outcome not in (reasons.RELEASED, reasons.CONTROL_GROUP):
-                suppressions[outcome] += 1
-            explanation = {
-                **base_explanation,
-                "outcome": outcome,
-                "arm": result.arms[int(result.arm[row])] if result.arms else None,
-                "in_audience": bool(result.in_audience[row]),
-                "control_group": control,
-                "would_have_offered": picks if (control or shadow) else [],
+                templates.append(tuple(text(piece) for piece in pieces))
+            deferred, deferred_of = np.unique(
+                result.deliver_after_us[rows, slot], return_inverse=True
+            )
+            deferred_text = [_json(_deliver_after_iso(us)) for us in deferred.tolist()]
+            values = {
+                "score": _float_json(result.chosen_score[rows, slot].tolist()),
+                "propensity": _float_json(result.chosen_propensity[rows, slot].tolist()),
+                "deliver_after": [deferred_text[i] for i in deferred_of.tolist()],
             }
-            decisions.append(
+            first, second, third = (values[name] for name in order)
+            for row, t, a, b, c in zip(
+                rows.tolist(),
+                [templates[i] for i in key_of.tolist()],
+                first,
+                second,
+                third,
+                strict=True,
+            ):
+                item = t[0] + a + t[1] + b + t[2] + c + t[3]
+                picks_json[row] = item if slot == 0 else picks_json[row] + "," + item
+        picks_json = [f"[{items}]" for items in picks_json]
+
+        # --- the explanation: one template per (outcome, arm, audience, control) ---
+        base = batch_base_explanation(result)
+        arms = result.arms
+        arm_count = max(len(arms), 1)
+        outcome_at = np.asarray(result.outcome, dtype=np.int64)
+        arm_at = np.asarray(result.arm, dtype=np.int64) % arm_count
+        in_audience = np.asarray(result.in_audience, dtype=bool)
+        combo = ((outcome_at * arm_count + arm_at) * 2 + in_audience) * 2 + control
+        combos, combo_of = np.unique(combo, return_inverse=True)
+        heads = []
+        for value in combos.tolist():
+            rest, held = divmod(value, 2)
+            rest, audience = divmod(rest, 2)
+            outcome_index, arm_index = divmod(rest, arm_count)
+            pieces, _ = _cut(
+                _json(
+                    batch_explanation(
+                        base,
+                        outcome=reasons.OUTCOMES[outcome_index],
+                        arm=arms[arm_index] if arms else None,
+                        in_audience=bool(audience),
+                        control_group=bool(held),
+                        would_have_offered=_hole("would_have_offered"),
+                    )
+                ),
+                ("would_have_offered",),
+            )
+            heads.append(tuple(text(piece) for piece in pieces))
+        shows_picks = (control | shadow).tolist()
+        explanations = [
+            t[0] + (picks if shows else "[]") + t[1]
+            for t, picks, shows in zip(
+                [heads[i] for i in combo_of.tolist()], picks_json, shows_picks, strict=True
+            )
+        ]
+
+        # --- decisions ---
+        decision_ids = uuid4_hex(size)
+        customer_ids = result.customer_ids.tolist()
+        releases = row_releases.tolist()
+        offers_json = [p if r else "[]" for p, r in zip(picks_json, releases, strict=True)]
+        released_count = released.sum(axis=1).tolist()
+        top_codes = [text(offer.code) for offer in offers] + [""]
+        top_at = (
+            np.where(released[:, 0], chosen[:, 0], len(offers)).tolist()
+            if slots
+            else [len(offers)] * size
+        )
+        outcome_names = [text(name) for name in reasons.OUTCOMES]
+        suppressed_json = [
+            text(_json([] if name == reasons.RELEASED else [{"reason": name}]))
+            for name in reasons.OUTCOMES
+        ]
+        outcome_list = outcome_at.tolist()
+        if copy:
+            lead = (
+                f"\t{DecisionMode.BATCH.value}\t\t{run.campaign_id}\t{run.pk}\t{now.isoformat()}\t"
+            )
+            middle = f"\t{_copy_scalar(shadow)}\t"
+            versions = (
+                f"\t{_copy_scalar(result.snapshot_version)}\t"
+                f"{_copy_scalar(result.policy_version)}\t"
+            )
+            tail = f"\t{_copy_scalar(run.requested_by)}\n"
+            decisions: list[Any] = [
+                f"{did}\t{cid}{lead}{'t' if held else 'f'}{middle}{count}\t{top_codes[top]}\t"
+                f"{outcome_names[o]}{versions}{offered}\t{suppressed_json[o]}\t{why}{tail}"
+                for did, cid, held, count, top, o, offered, why in zip(
+                    decision_ids,
+                    customer_ids,
+                    control.tolist(),
+                    released_count,
+                    top_at,
+                    outcome_list,
+                    offers_json,
+                    explanations,
+                    strict=True,
+                )
+            ]
+        else:
+            decisions = [
                 (
-                    decision_id, customer_id, DecisionMode.BATCH, "", run.campaign_id, run.pk, now,
-                    control, shadow, len(released), released[0]["offer_code"] if released else "",
-                    outcome, result.snapshot_version, result.policy_version, _json(released),
-                    _json([] if outcome == reasons.RELEASED else [{"reason": outcome}]),
-                    _json(explanation), run.requested_by,
+                    did, cid, DecisionMode.BATCH, "", run.campaign_id, run.pk, now, held, shadow,
+                    count, top_codes[top], outcome_names[o], result.snapshot_version,
+                    result.policy_version, offered, suppressed_json[o], why, run.requested_by,
+                )
+                for did, cid, held, count, top, o, offered, why in zip(
+                    decision_ids, customer_ids, control.tolist(), released_count, top_at,
+                    outcome_list, offers_json, explanations, strict=True,
+                )
+            ]  # fmt: skip
+
+        # --- messages (outbound channels) and contacts, one per released pick ---
+        pick_rows, pick_slots = np.nonzero(released)
+        pick_key = (
+            chosen[pick_rows, pick_slots] * max(len(channels), 1)
+            + channel_at[pick_rows, pick_slots]
+        )
+        pair_keys, pair_of = np.unique(pick_key, return_inverse=True)
+        pairs = []
+        for value in pair_keys.tolist():
+            index, channel_index = divmod(value, max(len(channels), 1))
+            offer, channel = offers[index], channels[channel_index]
+            queued = channel in OUTBOUND
+            pairs.append(
+                (
+                    loaded.offer_ids[offer.code],
+                    loaded.content_ids[(offer.code, channel, offer.contents[channel].version)]
+                    if queued
+                    else None,
+                    channel, offer.product.code, offer.family, offer.kind, queued,
                 )
             )  # fmt: skip
-            for pick in released:
-                offer = snapshot.offers[pick["offer_code"]]
-                message_id = None
-                if pick["channel"] in OUTBOUND:
-                    message_id = uuid.uuid4()
-                    deliver_after = (
-                        datetime.fromisoformat(pick["deliver_after"])
-                        if pick["deliver_after"]
-                        else now
-                    )
-                    messages.append(
-                        (
-                            message_id, decision_id, customer_id, run.campaign_id,
-                            loaded.offer_ids[offer.code],
-                            loaded.content_ids[(offer.code, pick["channel"], pick["content_version"])],
-                            pick["channel"], MessageStatus.QUEUED, deliver_after, 0, "", "", "", "",
-                            now, now,
-                        )
-                    )  # fmt: skip
-                contacts.append(
-                    (
-                        customer_id, decision_id, message_id, run.campaign_id,
-                        loaded.offer_ids[offer.code], offer.product.code, offer.family, offer.kind,
-                        pick["channel"], now, False, "",
-                    )
-                )  # fmt: skip
-        return cls(decisions, messages, contacts, result.outcome_counts(), dict(suppressions))
+        pair_list = pair_of.tolist()
+        is_message = np.array([pair[-1] for pair in pairs], dtype=bool)[pair_of]
+        message_at = np.flatnonzero(is_message)
+        message_ids: list[str | None] = [None] * len(pair_list)
+        for at, message_id in zip(message_at.tolist(), uuid4_hex(len(message_at)), strict=True):
+            message_ids[at] = message_id
+        pick_decisions = [decision_ids[row] for row in pick_rows.tolist()]
+        pick_customers = [customer_ids[row] for row in pick_rows.tolist()]
+        deferred, deferred_of = np.unique(
+            result.deliver_after_us[pick_rows, pick_slots][message_at], return_inverse=True
+        )
+        deliver_after = [_deliver_after_iso(us) for us in deferred.tolist()]
+        message_picks = [
+            (message_ids[at], pick_decisions[at], pick_customers[at], pair_list[at], when)
+            for at, when in zip(message_at.tolist(), deferred_of.tolist(), strict=True)
+        ]
+        if copy:
+            stamp = now.isoformat()
+            message_middle = [
+                f"\t{run.campaign_id}\t{offer_id}\t{_copy_scalar(content_id)}\t"
+                f"{_copy_scalar(channel)}\t{MessageStatus.QUEUED.value}\t"
+                for offer_id, content_id, channel, *_ in pairs
+            ]
+            message_tail = f"\t0\t\t\t\t\t{stamp}\t{stamp}\n"
+            deliver_text = [iso or stamp for iso in deliver_after]
+            messages: list[Any] = [
+                f"{mid}\t{did}\t{cid}{message_middle[pair]}{deliver_text[when]}{message_tail}"
+                for mid, did, cid, pair, when in message_picks
+            ]
+            contact_tail = [
+                f"\t{run.campaign_id}\t{offer_id}\t{_copy_scalar(product)}\t"
+                f"{_copy_scalar(family)}\t{_copy_scalar(kind)}\t{_copy_scalar(channel)}\t"
+                f"{stamp}\tf\t\n"
+                for offer_id, _content, channel, product, family, kind, _queued in pairs
+            ]
+            contacts: list[Any] = [
+                f"{cid}\t{did}\t{mid or _NULL}{contact_tail[pair]}"
+                for cid, did, mid, pair in zip(
+                    pick_customers, pick_decisions, message_ids, pair_list, strict=True
+                )
+            ]
+        else:
+            deliver_time = [datetime.fromisoformat(iso) if iso else now for iso in deliver_after]
+            messages = [
+                (
+                    mid, did, cid, run.campaign_id, pairs[pair][0], pairs[pair][1],
+                    pairs[pair][2], MessageStatus.QUEUED, deliver_time[when], 0, "", "", "", "",
+                    now, now,
+                )
+                for mid, did, cid, pair, when in message_picks
+            ]  # fmt: skip
+            contacts = [
+                (
+                    cid, did, mid, run.campaign_id, pairs[pair][0], pairs[pair][3],
+                    pairs[pair][4], pairs[pair][5], pairs[pair][2], now, False, "",
+                )
+                for cid, did, mid, pair in zip(
+                    pick_customers, pick_decisions, message_ids, pair_list, strict=True
+                )
+            ]  # fmt: skip
+
+        outcome_counts = np.bincount(outcome_at, minlength=len(reasons.OUTCOMES))
+        suppressions = {
+            name: int(count)
+            for name, count in zip(reasons.OUTCOMES, outcome_counts.tolist(), strict=False)
+            if count and name not in (reasons.RELEASED, reasons.CONTROL_GROUP)
+        }
+        references = {
+            Customer: customer_ids,
+            Campaign: [run.campaign_id],
+            CampaignRun: [run.pk],
+            Offer: sorted({pair[0] for pair in pairs}),
+            OfferContent: sorted({pair[1] for pair in pairs if pair[1] is not None}),
+        }
+        return cls(
+            decisions,
+            messages,
+            contacts,
+            result.outcome_counts(),
+            suppressions,
+            copy=copy,
+            references=references,
+        )
+
+    TABLES: ClassVar[tuple[tuple[Any, str, str], ...]] = (
+        (Decision, "DECISION_COLUMNS", "decisions"),
+        (Message, "MESSAGE_COLUMNS", "messages"),
+        (Contact, "CONTACT_COLUMNS", "contacts"),
+    )
 
     def write(self) -> None:
-        _bulk_insert(Decision, self.DECISION_COLUMNS, self.decisions)
-        _bulk_insert(Message, self.MESSAGE_COLUMNS, self.messages)
-        _bulk_insert(Contact, self.CONTACT_COLUMNS, self.contacts)
+        """Store the rows (inside the chunk's transaction).
+
+        On PostgreSQL every table is one COPY. Its foreign keys are checked before this
+        returns, so that the chunk's commit, which happens while the run's row is locked
+        to fold in the counters, has no deferred work left: either set-based (one query
+        per referenced table, taking the FOR KEY SHARE row locks the per-row triggers
+        take) when this role may switch triggers off for the COPY
+        (``session_replication_role``: a superuser, as in development and CI), or by the
+        per-row triggers, made immediate. The application's production role never may:
+        the same switch would silence the audit ledger's append-only triggers, and
+        ``create_app_role`` refuses a role that holds it.
+        """
+        tables = [
+            (model, getattr(self, columns), getattr(self, rows))
+            for model, columns, rows in self.TABLES
+        ]
+        if not self.copy:
+            for model, columns, rows in tables:
+                _bulk_insert(model, columns, rows)
+            return
+        checks = self._reference_checks(tables)
+        triggers_off = checks is not None and _triggers_off()
+        for model, columns, lines in tables:
+            _copy_lines(model, columns, lines)
+        with connection.cursor() as cursor:
+            if not triggers_off:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                return
+            cursor.execute("SET LOCAL session_replication_role = origin")
+            for model, keys in (checks or {}).items():
+                _references_lock(cursor, model, keys)
+
+    def _reference_checks(
+        self, tables: list[tuple[Any, tuple[str, ...], list[Any]]]
+    ) -> dict[Any, list[int]] | None:
+        """The keys to check by referenced model, or None when a written foreign key is not
+        covered (then the triggers check it)."""
+        if not self.SET_BASED_REFERENCE_CHECKS:
+            return None
+        written = {model for model, _columns, rows in tables if rows}
+        checks: dict[Any, list[int]] = {}
+        for model, columns, rows in tables:
+            if not rows:
+                continue
+            for field_ in model._meta.concrete_fields:
+                if (
+                    not (field_.is_relation and field_.db_constraint)
+                    or field_.column not in columns
+                ):
+                    continue
+                target = field_.related_model
+                if target in written:
+                    continue  # rows of this same write
+                if target not in self.references:
+                    return None
+                checks[target] = self.references[target]
+        return checks
 
 
-def _bulk_insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+# (database name, user) of the connections whose role may not switch triggers off
+_TRIGGERS_STAY_ON: set[tuple[str, str]] = set()
+
+
+def _triggers_off() -> bool:
+    """Switch this transaction's triggers (foreign-key checks among them) off for the COPY;
+    False, changing nothing, when the role may not (asked once per process)."""
+    role = (str(connection.settings_dict.get("NAME")), str(connection.settings_dict.get("USER")))
+    if role in _TRIGGERS_STAY_ON:
+        return False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except ProgrammingError:  # insufficient privilege
+        _TRIGGERS_STAY_ON.add(role)
+        return False
+    return True
+
+
+def _references_lock(cursor: Any, model: Any, keys: list[int]) -> None:
+    """Check that every key names a row of ``model`` and hold it as the foreign-key
+    trigger would (FOR KEY SHARE, to the end of the transaction)."""
+    distinct = sorted(set(keys))
+    if not distinct:
+        return
+    table, column = model._meta.db_table, model._meta.pk.column
+    cursor.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} BETWEEN %s AND %s "
+        f"AND {column} = ANY(%s) FOR KEY SHARE) AS held",
+        [distinct[0], distinct[-1], distinct],
+    )
+    (found,) = cursor.fetchone()
+    if found != len(distinct):
+        raise IntegrityError(
+            f"{len(distinct) - found} of the {len(distinct)} {table} rows this batch refers "
+            "to do not exist"
+        )
+
+
+def _copy_lines(model: Any, columns: tuple[str, ...], lines: list[str]) -> None:
+    """COPY pre-built text lines into ``model``'s table, in blocks of COPY_BLOCK_ROWS."""
+    if not lines:
+        return
+    sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for start in range(0, len(lines), COPY_BLOCK_ROWS):
+            copy.write("".join(lines[start : start + COPY_BLOCK_ROWS]))
+
+
+def _bulk_insert(model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
     table = model._meta.db_table
     names = ", ".join(columns)
-    if connection.vendor == "postgresql":
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"
-    converted = [
-        tuple(value.hex if isinstance(value, uuid.UUID) else value for value in row) for row in rows
-    ]
     with connection.cursor() as cursor:
-        for start in range(0, len(converted), 5_000):
-            cursor.executemany(sql, converted[start : start + 5_000])
+        for start in range(0, len(rows), 5_000):
+            cursor.executemany(sql, rows[start : start + 5_000])

@@ -299,3 +299,334 @@ def test_the_run_page_hides_resume_from_other_roles_and_refuses_their_post(custo
     assert browser.post(reverse("decisioning:run_resume", args=[run.pk])).status_code == 403
     run.refresh_from_db()
     assert run.status == "failed"
+
+
+# --- storing a chunk: rows assembled column-wise are the rows built one by one ----------------
+
+NIGHT = datetime.datetime(2026, 11, 23, 22, 30, tzinfo=datetime.UTC)  # quiet hours in Lisbon
+
+
+def _capture_results(monkeypatch):
+    """Every (loaded, result, run, now) a chunk stores, as it was handed to StoredBatch."""
+    from decisioning.runs import batch
+
+    seen = []
+    build = batch.StoredBatch.from_result.__func__
+
+    def spy(cls, loaded, result, *, run, now, copy=None):
+        seen.append((loaded, result, run, now))
+        return build(cls, loaded, result, run=run, now=now, copy=copy)
+
+    monkeypatch.setattr(batch.StoredBatch, "from_result", classmethod(spy))
+    return seen
+
+
+def _row_by_row(loaded, result, run, now):
+    """What a chunk stores, built per customer and per pick from the same shapes
+    (``batch_stored_offer``, ``batch_explanation``): by customer id, the decision's fields
+    and its messages and contacts (without ids)."""
+    from core.channels import OUTBOUND
+    from decisioning.decisions.released import batch_stored_offer
+    from decisioning.engine import reasons
+    from decisioning.engine.batch import NO_TIME
+    from decisioning.runs.batch import batch_base_explanation, batch_explanation
+
+    offers = [loaded.engine.offers[code] for code in result.offer_codes]
+    shadow = run.shadow or result.shadow
+    base = batch_base_explanation(result)
+    expected = {}
+    for row in range(result.size):
+        outcome = reasons.OUTCOMES[int(result.outcome[row])]
+        control = bool(result.control[row])
+        picks = []
+        for slot in range(result.chosen.shape[1]):
+            index = int(result.chosen[row, slot])
+            if index < 0:
+                break
+            deferred = int(result.deliver_after_us[row, slot])
+            picks.append(
+                batch_stored_offer(
+                    rank=slot + 1,
+                    offer=offers[index],
+                    campaign=result.campaign_code,
+                    channel=result.channels[int(result.chosen_channel[row, slot])],
+                    score=float(result.chosen_score[row, slot]),
+                    propensity=float(result.chosen_propensity[row, slot]),
+                    deliver_after=None
+                    if deferred == NO_TIME
+                    else datetime.datetime.fromtimestamp(
+                        deferred / 1e6, tz=datetime.UTC
+                    ).isoformat(),
+                    arm=result.offer_arms[index],
+                )
+            )
+        released = [] if control or shadow else picks
+        messages, contacts = [], []
+        for pick in released:
+            offer = loaded.engine.offers[pick["offer_code"]]
+            offer_id = loaded.offer_ids[offer.code]
+            if pick["channel"] in OUTBOUND:
+                messages.append(
+                    (
+                        offer_id,
+                        loaded.content_ids[(offer.code, pick["channel"], pick["content_version"])],
+                        pick["channel"],
+                        "queued",
+                        datetime.datetime.fromisoformat(pick["deliver_after"])
+                        if pick["deliver_after"]
+                        else now,
+                        now,
+                    )
+                )
+            contacts.append(
+                (
+                    offer_id, pick["channel"] in OUTBOUND, offer.product.code, offer.family,
+                    offer.kind, pick["channel"], now, False, "",
+                )
+            )  # fmt: skip
+        expected[int(result.customer_ids[row])] = {
+            "mode": "batch",
+            "channel": "",
+            "campaign_id": run.campaign_id,
+            "created_at": now,
+            "control_group": control,
+            "shadow": shadow,
+            "offers_released": len(released),
+            "top_offer_code": released[0]["offer_code"] if released else "",
+            "outcome_reason": outcome,
+            "snapshot_version": result.snapshot_version,
+            "policy_version": result.policy_version,
+            "offers": released,
+            "suppressed": [] if outcome == reasons.RELEASED else [{"reason": outcome}],
+            "explanation": batch_explanation(
+                base,
+                outcome=outcome,
+                arm=result.arms[int(result.arm[row])] if result.arms else None,
+                in_audience=bool(result.in_audience[row]),
+                control_group=control,
+                would_have_offered=picks if (control or shadow) else [],
+            ),
+            "requested_by": run.requested_by,
+            "messages": sorted(messages),
+            "contacts": sorted(contacts),
+        }
+    return expected
+
+
+def _stored(run):
+    fields = (
+        "mode", "channel", "campaign_id", "created_at", "control_group", "shadow",
+        "offers_released", "top_offer_code", "outcome_reason", "snapshot_version",
+        "policy_version", "offers", "suppressed", "explanation", "requested_by",
+    )  # fmt: skip
+    stored = {}
+    for decision in Decision.objects.filter(run=run).prefetch_related("messages", "contacts"):
+        row = {name: getattr(decision, name) for name in fields}
+        row["messages"] = sorted(
+            (m.offer_id, m.content_id, m.channel, m.status, m.deliver_after, m.created_at)
+            for m in decision.messages.all()
+        )
+        row["contacts"] = sorted(
+            (
+                c.offer_id, c.message_id is not None, c.product_code, c.family, c.kind, c.channel,
+                c.released_at, c.cancelled, c.outcome,
+            )
+            for c in decision.contacts.all()
+        )  # fmt: skip
+        stored[decision.customer_id] = row
+    return stored
+
+
+def _allow_two_sales_offers_a_day():
+    from campaigns.selectors import contact_policy_approval
+    from campaigns.services import contact_policy_update
+    from compliance.services import approval_approve
+    from tests.factories import persona
+
+    proposal = contact_policy_update(
+        actor=persona("policy-maker", "marketer"), data={"daily_cap": 2, "weekly_cap": 4}
+    )
+    approval_approve(
+        actor_user=persona("policy-checker", "compliance"),
+        request=contact_policy_approval(proposal),
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "control_group_pct", "shadow"),
+    [(NOON, "0", False), (NIGHT, "40", False), (NOON, "40", True)],
+    ids=["released", "deferred-with-control-group", "shadow"],
+)
+def test_a_stored_chunk_holds_exactly_the_rows_a_row_by_row_build_gives(
+    customers, monkeypatch, now, control_group_pct, shadow
+):
+    from decimal import Decimal
+
+    for person in customers[::3]:
+        ConsentFactory(customer=person, channel="sms")
+    seen = _capture_results(monkeypatch)
+    bank = small_bank()
+    _allow_two_sales_offers_a_day()
+    campaign = weekly_batch(
+        bank,
+        control_group_pct=Decimal(control_group_pct),
+        **({"status": "draft", "shadow_mode": True} if shadow else {}),
+    )
+    run = _start(campaign, chunk_size=11, shadow=shadow)
+    for chunk in run.chunks.order_by("first_customer_id"):
+        run_chunk_execute(chunk_pk=chunk.pk, now=now)
+    expected = {}
+    for loaded, result, used_run, at in seen:
+        expected.update(_row_by_row(loaded, result, used_run, at))
+    stored = _stored(run)
+    assert len(seen) == 3 and len(stored) == 30
+    assert stored == expected
+    kinds = [row for row in expected.values()]
+    assert any(row["messages"] for row in kinds) or shadow
+    assert any(len(row["offers"]) > 1 for row in kinds) or shadow
+    assert any(len(row["explanation"]["would_have_offered"]) > 1 for row in kinds) or not shadow
+    if now is NIGHT:
+        assert any(o["deliver_after"] for row in kinds for o in row["offers"])
+    if control_group_pct != "0":
+        assert any(row["control_group"] for row in kinds)
+        assert any(not row["control_group"] for row in kinds)
+
+
+def test_copy_text_lines_carry_the_very_rows_the_insert_path_stores(customers, monkeypatch):
+    """The COPY text PostgreSQL gets is each insert row's fields in COPY's text format,
+    escapes included (a tab, a newline and a backslash in the requester's name)."""
+    import itertools
+
+    from decisioning.runs import batch
+
+    seen = _capture_results(monkeypatch)
+    for person in customers[::3]:
+        ConsentFactory(customer=person, channel="sms")
+    run = _start(weekly_batch(small_bank(), control_group_pct=__import__("decimal").Decimal(30)))
+    for chunk in run.chunks.all():
+        run_chunk_execute(chunk_pk=chunk.pk, now=NIGHT)
+    loaded, result, used_run, at = seen[0]
+    used_run.requested_by = 'user:a\tb\nc\\d"e'
+
+    def built(copy):
+        counter = itertools.count()
+        monkeypatch.setattr(
+            batch.os, "urandom", lambda n: bytes(next(counter) % 256 for _ in range(n))
+        )
+        return batch.StoredBatch.from_result(loaded, result, run=used_run, now=at, copy=copy)
+
+    lines, rows = built(True), built(False)
+    assert lines.copy and not rows.copy
+    for table in ("decisions", "messages", "contacts"):
+        assert getattr(lines, table) == [
+            "\t".join(map(batch._copy_scalar, row)) + "\n" for row in getattr(rows, table)
+        ], table
+    assert rows.messages and rows.contacts
+    assert any("\\t" in line and "\\\\" in line for line in lines.decisions)
+    assert (lines.outcomes, lines.suppressions) == (rows.outcomes, rows.suppressions)
+    assert sum(lines.outcomes.values()) == 30
+
+
+def test_uuid4_hex_gives_distinct_version_4_uuids():
+    import uuid
+
+    from decisioning.runs.batch import uuid4_hex
+
+    ids = uuid4_hex(5_000)
+    parsed = [uuid.UUID(hex=value) for value in ids]
+    assert len(set(ids)) == 5_000 and all(len(value) == 32 for value in ids)
+    assert {u.version for u in parsed} == {4} and {u.variant for u in parsed} == {uuid.RFC_4122}
+    assert [u.hex for u in parsed] == ids
+    assert uuid4_hex(0) == []
+
+
+# --- loading a chunk: columns built without a Python call per value are the same columns ----
+
+TRICKY_JSON_VALUES = [
+    1, 0, -7, 2.5, float("inf"), float("nan"), 10**400, True, False, None, "gold", "", "1",
+    [1, 2], {"a": 1}, "gold", 3, None, "silver", 2**63,
+]  # fmt: skip
+
+
+def test_attribute_views_built_in_bulk_match_the_engines_value_by_value_views():
+    import numpy as np
+
+    from decisioning.engine.columns import AttributeColumn
+    from decisioning.runs.loader import _attribute_column
+
+    bulk, one_by_one = (
+        _attribute_column(TRICKY_JSON_VALUES),
+        AttributeColumn.from_values(TRICKY_JSON_VALUES),
+    )
+    for view in ("number", "boolean"):
+        for part in ("values", "present"):
+            assert np.array_equal(
+                getattr(getattr(bulk, view), part), getattr(getattr(one_by_one, view), part)
+            ), (view, part)
+    assert np.array_equal(bulk.string.codes, one_by_one.string.codes)
+    assert bulk.string.categories == one_by_one.string.categories == ("gold", "", "1", "silver")
+    assert bulk.number.present.tolist()[:7] == [True, True, True, True, False, False, False]
+
+
+def test_string_columns_built_in_bulk_keep_the_engines_categories_and_codes():
+    import numpy as np
+
+    from decisioning.engine.columns import StringColumn
+    from decisioning.runs.loader import _strings
+
+    values = ["b", None, "a", "b", None, "c", "a"]
+    bulk, one_by_one = _strings(values), StringColumn.from_values(values)
+    assert bulk.categories == one_by_one.categories == ("b", "a", "c")
+    assert np.array_equal(bulk.codes, one_by_one.codes) and bulk.codes.dtype == np.int32
+    assert _strings([]).categories == () and len(_strings([]).codes) == 0
+
+
+def test_ages_and_months_count_whole_years_and_months_to_the_day():
+    import math
+
+    from decisioning.runs.loader import _ages, _months
+
+    today = datetime.date(2026, 2, 28)
+    born = [
+        datetime.date(2000, 2, 29), datetime.date(2000, 2, 28), datetime.date(2000, 3, 1),
+        None, datetime.date(2026, 2, 28), datetime.date(2026, 3, 15), datetime.date(1926, 1, 31),
+    ]  # fmt: skip
+    ages, months = _ages(born, today).tolist(), _months(born, today).tolist()
+    assert ages[:3] == [25, 26, 25] and math.isnan(ages[3]) and ages[4:] == [0, -1, 100]
+    assert months[:3] == [311, 312, 311] and math.isnan(months[3]) and months[4:] == [0, 0, 1200]
+
+
+# --- storing a chunk on PostgreSQL: its references are checked before the commit -------------
+
+
+@pytest.mark.parametrize("set_based", [True, False], ids=["set-based-check", "row-triggers"])
+def test_a_chunk_referring_to_a_customer_deleted_meanwhile_fails_and_stores_nothing(
+    customers, monkeypatch, set_based
+):
+    from django.db import IntegrityError, connection
+
+    from customers.models import Customer
+    from decisioning.models import ChunkDispatch
+    from decisioning.runs import batch
+
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "SQLite checks deferred foreign keys only at COMMIT, which a test never reaches"
+        )
+    monkeypatch.setattr(batch.StoredBatch, "SET_BASED_REFERENCE_CHECKS", set_based)
+    gone = customers[1]  # no consent, nothing else refers to it
+    write = batch.StoredBatch.write
+
+    def write_after_a_deletion(self):
+        Customer.objects.filter(pk=gone.pk).delete()
+        write(self)
+
+    monkeypatch.setattr(batch.StoredBatch, "write", write_after_a_deletion)
+    run = _start(weekly_batch(small_bank()))
+    chunk = run.chunks.get()
+    with pytest.raises(IntegrityError):
+        run_chunk_execute(chunk_pk=chunk.pk, now=NOON)
+    chunk.refresh_from_db()
+    assert chunk.status == "pending" and not Decision.objects.filter(run=run).exists()
+    assert Customer.objects.filter(pk=gone.pk).exists()  # the deletion was rolled back too
+    assert ChunkDispatch.objects.get(pk=chunk.pk).failures == 1

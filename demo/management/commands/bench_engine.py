@@ -16,6 +16,7 @@ pauses the bank's other campaigns: run it on a benchmark database.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import uuid
 
@@ -33,7 +34,7 @@ from customers.models import Customer
 from decisioning import engine
 from decisioning.decisions.inbound import context_for, decide_inbound
 from decisioning.decisions.snapshots import current_snapshot
-from decisioning.models import Decision
+from decisioning.models import Decision, Message
 from decisioning.runs.batch import campaign_run_start, run_chunk_execute
 from decisioning.signals.ingest import event_ingest
 from demo.benchmarks import (
@@ -66,6 +67,9 @@ def _wait_for_row(sql: str, param: object, started: float) -> float | None:
 
 
 def _run_chunks(chunk_pks: list[int]) -> None:
+    """One worker process: walk every chunk in order and store each one no other worker
+    has claimed (a claimed or finished chunk is skipped at once), so the processes share
+    the chunks as a queue, each with its own connection."""
     import django
 
     django.setup()
@@ -189,9 +193,7 @@ class Command(BaseCommand):
         connections.close_all()
         started = time.perf_counter()
         context = multiprocessing.get_context("fork")
-        processes = [
-            context.Process(target=_run_chunks, args=(chunks[w::workers],)) for w in range(workers)
-        ]
+        processes = [context.Process(target=_run_chunks, args=(chunks,)) for _ in range(workers)]
         for process in processes:
             process.start()
         with progress_bar(
@@ -206,14 +208,18 @@ class Command(BaseCommand):
         for process in processes:
             process.join()
         elapsed = time.perf_counter() - started
+        load = os.getloadavg()[0]
         run.refresh_from_db()
         stored = Decision.objects.filter(run=run).count()
+        messages = Message.objects.filter(decision__run=run).count()
         self.line(
             f"  end to end: {elapsed:6.1f} s  {run.processed_customers / elapsed:9.0f} customers/s  "
-            f"status {run.status}, {stored:,} decisions stored   target: 1,000,000 in <= 30 s"
+            f"status {run.status}, {stored:,} decisions and {messages:,} messages stored   "
+            f"target: 1,000,000 in <= 30 s"
         )
         self.line(f"  floor: plain NumPy scoring pass (customers x 50 offers): {floor:6.2f} s")
         self.line(f"  outcomes: {run.outcome_counts}")
+        self.line(f"  machine load average (1 min) at the end: {load:.1f}")
 
     # --- signal to queued decision -------------------------------------------------------
 
