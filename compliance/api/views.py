@@ -24,6 +24,7 @@ class AuditRecordListView(ApiMixin, ListAPIView):
     allowed_roles = COMPLIANCE
     serializer_class = AuditRecordSerializer
     filter_backends: list = []
+    query_parameters = frozenset({"customer", "since", "kind"})
 
     def get_queryset(self):
         query = validated(AuditQuerySerializer, query_dict(self.request.query_params))

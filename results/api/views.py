@@ -17,6 +17,7 @@ READERS = roles(Role.MARKETER, Role.COMPLIANCE, Role.ADMIN)
 
 class KpiView(ApiView):
     allowed_roles = READERS
+    query_parameters = frozenset({"campaign", "offer", "channel", "since", "until"})
 
     @extend_schema(
         operation_id="kpis",

@@ -413,3 +413,29 @@ def test_a_nul_in_a_path_is_404(admin_api, path):
     response = admin_api.get(path)
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "misspelt", "known"),
+    [
+        ("/api/v1/audit/", "kidn=consent", "kind=consent&limit=5&offset=0"),
+        ("/api/v1/kpis/", "campain=NBO", "since=2025-01-01&until=2025-01-31"),
+        ("/api/v1/campaigns/", "statu=running", "status=running&limit=5"),
+        ("/api/v1/offers/", "famly=cards", "family=cards&kind=sales"),
+    ],
+)
+def test_a_list_refuses_a_query_parameter_it_does_not_take(admin_api, path, misspelt, known):
+    refused = admin_api.get(f"{path}?{misspelt}")
+    assert refused.status_code == 400
+    error = error_of(refused)
+    name = misspelt.split("=")[0]
+    assert error["code"] == "validation_error"
+    assert error["fields"] == {name: ["not a parameter of this endpoint"]}
+    assert "This endpoint takes:" in error["message"]
+    assert admin_api.get(f"{path}?{known}").status_code == 200
+
+
+def test_a_control_character_in_a_parameter_name_is_named_safely(admin_api):
+    refused = admin_api.get("/api/v1/audit/?%1B%C2%9Ff%F3%B8%AD%B0=x&kind=policy")
+    assert refused.status_code == 400
+    assert list(error_of(refused)["fields"]) == ["\\x1b\\x9ff\\U000f8b70"]
