@@ -186,3 +186,19 @@ def activation_journey(bank: SmallBank, *, days: int = 7) -> Campaign:
     CampaignOfferFactory(campaign=campaign, offer=bank.savings)
     bump_catalog_version()
     return campaign
+
+
+def fuel_purchase(customer, *, event_id: str, at):
+    """A stored, accepted fuel card transaction of ``customer`` (no processing queued)."""
+    from customers.models import Event
+
+    return Event.objects.create(
+        event_id=event_id,
+        type="card_transaction",
+        occurred_at=at,
+        customer=customer,
+        customer_ref={"external_id": customer.external_id},
+        payload={"merchant_category": "fuel", "amount": 40},
+        status="accepted",
+        body_hash="x",
+    )

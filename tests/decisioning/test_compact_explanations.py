@@ -25,7 +25,7 @@ from decisioning.models import Decision
 from decisioning.runs.batch import campaign_run_start, run_chunk_execute
 from decisioning.signals import process as signal_path
 from decisioning.signals.process import event_process
-from tests.decisioning.catalog import approve_targeting, small_bank, weekly_batch
+from tests.decisioning.catalog import approve_targeting, fuel_purchase, small_bank, weekly_batch
 from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,18 +111,7 @@ def test_a_real_time_decision_from_a_signal_gives_back_what_was_decided(decided)
     customer = CustomerFactory()
     ConsentFactory(customer=customer, channel="push")
     IdentityLinkFactory(customer=customer, type="device_id")
-    from customers.models import Event
-
-    event = Event.objects.create(
-        event_id="E-fuel-1",
-        type="card_transaction",
-        occurred_at=NOON,
-        customer=customer,
-        customer_ref={"external_id": customer.external_id},
-        payload={"merchant_category": "fuel", "amount": 40},
-        status="accepted",
-        body_hash="x",
-    )
+    event = fuel_purchase(customer, event_id="E-fuel-1", at=NOON)
     made = event_process(event_pk=event.pk, now=NOON)
     assert made and any(d.campaign_id == bank.fuel_campaign.pk for d in made)
     for decision in made:

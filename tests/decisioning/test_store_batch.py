@@ -23,7 +23,7 @@ from decisioning.models import Contact, Decision, Message
 from decisioning.signals.process import decide_triggered, event_process, trigger_event
 from ledger.hashing import HASHED_FIELDS, record_hash_of
 from ledger.models import AuditRecord
-from tests.decisioning.catalog import small_bank
+from tests.decisioning.catalog import fuel_purchase, small_bank
 from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,16 +79,7 @@ def test_a_signal_decided_again_for_the_same_campaign_keeps_the_first_decision_a
     customer = CustomerFactory()
     ConsentFactory(customer=customer, channel="push")
     IdentityLinkFactory(customer=customer, type="device_id")
-    event = Event.objects.create(
-        event_id="E-fuel-twice",
-        type="card_transaction",
-        occurred_at=NOON,
-        customer=customer,
-        customer_ref={"external_id": customer.external_id},
-        payload={"merchant_category": "fuel", "amount": 40},
-        status="accepted",
-        body_hash="x",
-    )
+    event = fuel_purchase(customer, event_id="E-fuel-twice", at=NOON)
     first = {d.campaign_id: d for d in event_process(event_pk=event.pk, now=NOON)}
     assert bank.fuel_campaign.pk in first and first[bank.fuel_campaign.pk].offers
     counts = (Decision.objects.count(), Contact.objects.count(), Message.objects.count())
