@@ -109,6 +109,9 @@ DATABASES = {
     "default": env.database("DATABASE_URL", sqlite_database(VAR_DIR / "crosssell.sqlite3"))
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The decision path's context query is prepared once per connection (core.db); false
+# behind a transaction-mode pooler that does not track prepared statements.
+CROSSSELL_PREPARED_STATEMENTS = env.bool("CROSSSELL_PREPARED_STATEMENTS", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

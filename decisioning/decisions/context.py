@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from compliance.choices import ConsentChannel, ConsentStatus
+from core.db import prepared_cursor
 from customers.models import Customer
 from decisioning.engine.snapshot import Snapshot
 from decisioning.engine.types import (
@@ -327,7 +328,7 @@ def load_context_and_version(
         capped_campaign_ids=capped_campaign_ids,
         exclude=_decision_ids([exclude_decision_id] if exclude_decision_id is not None else []),
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("".join(sql.text), sql.params)
         version, *columns = cursor.fetchone()
     return _context(customer, now, tuple(columns)), version
@@ -378,7 +379,7 @@ def load_customer_context_and_version(
         exclude=[],
     )
     sql.add(f" FROM {Customer._meta.db_table} cu WHERE cu.external_id = %s", external_id)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("".join(sql.text), sql.params)
         row = cursor.fetchone()
     if row is None:

@@ -168,7 +168,7 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql" and not options["allow_sqlite"]:
             raise CommandError(
                 "bench_api measures the PostgreSQL deployment, but the database is "
-                f"{connection.vendor}. Set DATABASE_URL=postgres://... (createdb, migrate), or "
+                f"{connection.vendor}. Set DATABASE_URL=postgres://... (createdb), or "
                 "pass --allow-sqlite for a smoke run whose figures mean little."
             )
         levels = [int(level) for level in options["levels"].split(",") if level.strip()]
@@ -228,6 +228,7 @@ class Command(BaseCommand):
         shutil.rmtree(workdir, ignore_errors=True)
 
     def _seed_if_empty(self, customers: int, seed: int) -> None:
+        call_command("migrate", verbosity=0)
         if Customer.objects.exists():
             return
         self.stdout.write(f"no customers yet: seeding the demo bank with {customers:,} customers")
