@@ -203,9 +203,12 @@ def response_record(
             )
             # The unique index on response_id decides a race, not a SELECT before it:
             # validate_unique would answer a concurrent copy 400 "already exists" instead
-            # of the original result (below, on the IntegrityError).
+            # of the original result (below, on the IntegrityError). The one check
+            # constraint is the outcome's choices, validated with the fields.
             response.full_clean(
-                exclude=["customer", "decision", "message", "offer"], validate_unique=False
+                exclude=["customer", "decision", "message", "offer"],
+                validate_unique=False,
+                validate_constraints=False,
             )
             response.save(force_insert=True)
             effects = _apply(
