@@ -103,7 +103,8 @@ class CampaignForm(ConsoleForm):
     audience_rule = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "class": "rule", "spellcheck": "false"}),
-        help_text='e.g. age >= 25 and not holds_family("mortgages"). Empty = everyone.',
+        help_text='e.g. age >= 25 and not holds_family("mortgages") and '
+        'likelihood("SAVINGS") >= "target". Empty = everyone.',
     )
     trigger_event_types = ListChoiceField(
         required=False,

@@ -64,7 +64,7 @@ from ledger.services import audit
 from offers.choices import OfferStatus
 from offers.models import Offer
 from offers.selectors import approved_content
-from offers.services import eligibility_fields
+from offers.services import credit_unsafe_likelihoods, eligibility_fields
 
 TARGETING_FIELDS = frozenset({"audience_rule", "channels", "control_group_pct"})
 CAMPAIGN_UPDATABLE = frozenset(
@@ -254,6 +254,18 @@ def _validate(campaign: Campaign, offers: Sequence[Offer]) -> None:
                 "audience_rule": [
                     f"uses protected attribute(s) {', '.join(used)} with credit offer(s) "
                     f"{', '.join(credit)}"
+                ]
+            },
+        )
+    unsafe = credit_unsafe_likelihoods(campaign.audience_rule or "") if credit else []
+    if unsafe:
+        raise ValidationFailed(
+            "A campaign offering credit products may not target by the likelihood of a "
+            "non-credit product, whose model may read protected attributes.",
+            fields={
+                "audience_rule": [
+                    f"reads the likelihood of non-credit product(s) {', '.join(unsafe)} with "
+                    f"credit offer(s) {', '.join(credit)}"
                 ]
             },
         )

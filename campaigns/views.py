@@ -29,6 +29,7 @@ from core.history import history_rows
 from core.htmx import confirmation_page, confirmed, render_page
 from core.paging import page_of
 from core.permissions import has_role, role_required
+from offers.selectors import product_list
 
 RUNS_SHOWN = 10
 LIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
@@ -188,7 +189,14 @@ def _builder(
     return render_page(
         request,
         "campaigns/campaign_form.html",
-        {"campaign": campaign, "form": form, "offers": offers, "schedule_preview": preview},
+        {
+            "campaign": campaign,
+            "form": form,
+            "offers": offers,
+            "schedule_preview": preview,
+            # the rule help's product codes, for holds(...) and likelihood(...)
+            "products": product_list(active=True).only("code", "name", "family", "is_credit"),
+        },
         status=status,
     )
 

@@ -82,7 +82,8 @@ class OfferForm(ConsoleForm):
     eligibility_rule = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "class": "rule", "spellcheck": "false"}),
-        help_text='Rule language, e.g. age >= 18 and not holds("MORTGAGE"). Empty = everyone.',
+        help_text='Rule language, e.g. age >= 18 and not holds("MORTGAGE") and '
+        'likelihood("MORTGAGE") >= "target". Empty = everyone.',
     )
     lever = forms.DecimalField(
         max_digits=6, decimal_places=3, initial=Decimal("1.000"), help_text="Business priority."

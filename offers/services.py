@@ -21,6 +21,7 @@ dependency injection because offers may not import decisioning.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -43,6 +44,7 @@ from compliance.prechecks import (
     content_prechecks,
     protected_name,
     rule_fields,
+    rule_parser,
 )
 from compliance.selectors import is_approved, latest_approval
 from compliance.services import approval_submit, approval_withdraw
@@ -138,14 +140,61 @@ def _audit_catalog(
 
 
 def eligibility_fields(rule_text: str, *, field: str = "eligibility_rule") -> frozenset[str]:
-    """The fields a rule reads; a rule that does not parse is a validation error."""
+    """The fields a rule reads; a rule that does not parse, or that reads the likelihood
+    band of a product the catalog does not have, is a validation error."""
     try:
-        return rule_fields(rule_text or "")
+        fields = rule_fields(rule_text or "")
     except RuleSyntaxError as exc:
         message = exc.message
         if "position" not in message:
             message = f"{message} (at position {exc.position})"
         raise ValidationFailed("The rule is not valid.", fields={field: [message]}) from None
+    products = likelihood_products(rule_text)
+    if products:
+        known = set(Product.objects.filter(code__in=products).values_list("code", flat=True))
+        unknown = [code for code in products if code not in known]
+        if unknown:
+            raise ValidationFailed(
+                "The rule is not valid.",
+                fields={
+                    field: [
+                        f'unknown product code "{code}" in likelihood(...) at position '
+                        f"{_likelihood_position(rule_text, code)}"
+                        for code in unknown
+                    ]
+                },
+            )
+    return fields
+
+
+def likelihood_products(rule_text: str) -> tuple[str, ...]:
+    """Product codes whose likelihood band a rule reads (``likelihood("P") >= "target"``),
+    sorted; empty without the engine's parser or for a rule that does not parse."""
+    parser = rule_parser()
+    if parser is None or not (rule_text or "").strip():
+        return ()
+    try:
+        rule = parser(rule_text)
+    except ValueError:
+        return ()
+    return tuple(getattr(rule, "likelihood_products", tuple)())
+
+
+def _likelihood_position(rule_text: str, code: str) -> int:
+    match = re.search(r"likelihood\s*\(\s*([\"'])" + re.escape(code) + r"\1", rule_text)
+    return match.start(1) if match else 0
+
+
+def credit_unsafe_likelihoods(rule_text: str) -> list[str]:
+    """Products of non-credit kind whose likelihood the rule reads: their models may read
+    protected attributes (only credit products' models never do), so a credit offer may
+    not be targeted by them."""
+    products = likelihood_products(rule_text)
+    if not products:
+        return []
+    return sorted(
+        Product.objects.filter(code__in=products, is_credit=False).values_list("code", flat=True)
+    )
 
 
 def _refuse_protected(*, rule_text: str, is_credit: bool, field: str = "eligibility_rule") -> None:
@@ -155,6 +204,13 @@ def _refuse_protected(*, rule_text: str, is_credit: bool, field: str = "eligibil
         raise ValidationFailed(
             "A credit product's offers may not target by protected attributes.",
             fields={field: [f"uses protected attribute(s): {', '.join(used)}"]},
+        )
+    unsafe = credit_unsafe_likelihoods(rule_text) if is_credit else []
+    if unsafe:
+        raise ValidationFailed(
+            "A credit product's offers may not target by the likelihood of a non-credit "
+            "product, whose model may read protected attributes.",
+            fields={field: [f"reads the likelihood of non-credit product(s): {', '.join(unsafe)}"]},
         )
 
 

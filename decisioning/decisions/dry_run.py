@@ -8,13 +8,17 @@
 - ``audience_count``: how many customers an audience rule selects (the campaign builder's
   count as the rule is typed), by the engine's vectorised rule evaluation
   (``Rule.mask``) over the columns the rule reads, loaded the way batch runs load them.
+  A rule that reads a likelihood band (``likelihood("P") >= "target"``) is bound to the
+  current engine snapshot's models (``Snapshot.bind_rule``); each product's propensities
+  over the cached customers are computed once per frame and snapshot, and the count says
+  how many customers are in each band of every product the rule names.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +32,9 @@ from decisioning import engine
 from decisioning.choices import DecisionMode
 from decisioning.decisions.inbound import snapshot_and_context, volume_today
 from decisioning.decisions.released import stored_offers, stored_suppressed
-from decisioning.engine.rules import parse_rule
+from decisioning.decisions.snapshots import current_snapshot
+from decisioning.engine.bands import BANDS, RANK, LikelihoodSeen, band_ranks
+from decisioning.engine.rules import ColumnSource, Likelihoods, parse_rule
 from decisioning.models import Decision
 from decisioning.runs.loader import _ages, _blank_to_none, _months, _positions
 from offers.models import Product
@@ -112,6 +118,23 @@ _FIELD_COLUMNS: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class BandCounts:
+    """How the counted customers fall into one product's likelihood bands."""
+
+    product_code: str
+    source: str  # "model" (its active model), "prior" (smoothed rate) or "unknown"
+    model_version: str | None
+    counts: tuple[tuple[str, int], ...]  # (band, customers), highest band first
+    total: int
+
+    def shares(self) -> list[dict[str, Any]]:
+        return [
+            {"band": band, "count": count, "share": count / self.total if self.total else 0.0}
+            for band, count in self.counts
+        ]
+
+
+@dataclass(frozen=True, slots=True)
 class AudienceCount:
     matched: int
     total: int  # customers who can be reached at all (not erased)
@@ -119,6 +142,8 @@ class AudienceCount:
     fields: tuple[str, ...]
     counted_at: datetime  # when the customers counted were read
     milliseconds: float
+    # per product whose likelihood the rule reads: the customers in each band
+    bands: tuple[BandCounts, ...] = ()
 
     @property
     def share(self) -> float:
@@ -138,6 +163,34 @@ class _Frame:
     monotonic: float
     batch: engine.CustomerBatch
     families: dict[str, str]
+    # (snapshot version, product) -> every customer's propensity, filled on first use
+    propensities: dict[tuple[str, str], np.ndarray | None] = field(default_factory=dict)
+
+
+class _FrameLikelihoods:
+    """A snapshot's likelihoods over the frame, each product's propensities computed once
+    per frame and snapshot version (a marketer types many counts over the same frame)."""
+
+    __slots__ = ("frame", "inner", "version")
+
+    def __init__(self, inner: Likelihoods, frame: _Frame, version: str) -> None:
+        self.inner = inner
+        self.frame = frame
+        self.version = version
+
+    def seen(
+        self, product: str, customer: engine.CustomerContext, held_families: frozenset[str]
+    ) -> LikelihoodSeen | None:
+        return self.inner.seen(product, customer, held_families)
+
+    def propensities(self, product: str, source: ColumnSource) -> np.ndarray | None:
+        if getattr(source, "batch", None) is not self.frame.batch:  # not the frame's rows
+            return self.inner.propensities(product, source)
+        key = (self.version, product)
+        cache = self.frame.propensities
+        if key not in cache:
+            cache[key] = self.inner.propensities(product, source)
+        return cache[key]
 
 
 _frame_cache: dict[str, _Frame] = {}
@@ -212,10 +265,17 @@ def audience_count(*, rule_text: str, now: datetime | None = None) -> AudienceCo
     rule = parse_rule(rule_text or "")
     frame = _frame(now or timezone.now())
     batch = frame.batch
-    if rule.always_true:
-        matched = batch.size
-    else:
-        matched = int(np.count_nonzero(rule.mask(batch.source(frame.families))))
+    source = batch.source(frame.families)
+    bands: tuple[BandCounts, ...] = ()
+    if rule.likelihood_products():
+        snapshot = current_snapshot().engine
+        likelihoods = _FrameLikelihoods(snapshot.likelihoods, frame, snapshot.version)
+        rule = rule.bind(likelihoods)
+        bands = tuple(
+            _band_counts(snapshot, likelihoods, product, source)
+            for product in rule.likelihood_products()
+        )
+    matched = batch.size if rule.always_true else int(np.count_nonzero(rule.mask(source)))
     return AudienceCount(
         matched=matched,
         total=batch.size,
@@ -223,6 +283,24 @@ def audience_count(*, rule_text: str, now: datetime | None = None) -> AudienceCo
         fields=tuple(sorted(rule.fields())),
         counted_at=frame.loaded_at,
         milliseconds=(time.perf_counter() - started) * 1000,
+        bands=bands,
+    )
+
+
+def _band_counts(
+    snapshot: engine.Snapshot, likelihoods: _FrameLikelihoods, product: str, source: ColumnSource
+) -> BandCounts:
+    evaluator = snapshot.evaluators.get(product)
+    propensity = likelihoods.propensities(product, source)
+    if propensity is None:
+        return BandCounts(product, "unknown", None, (), source.size)
+    per_rank = np.bincount(band_ranks(propensity), minlength=len(BANDS))
+    return BandCounts(
+        product_code=product,
+        source="model" if evaluator is not None else "prior",
+        model_version=evaluator.spec.version if evaluator is not None else None,
+        counts=tuple((band, int(per_rank[RANK[band]])) for band in BANDS),
+        total=source.size,
     )
 
 

@@ -362,7 +362,7 @@ def check_offer_active(plan: OfferPlan, state: CustomerState) -> Verdict:
 
 
 def _rule_values(
-    rule: Rule, customer: CustomerContext, held_families: frozenset[str]
+    rule: Rule, customer: CustomerContext, held_families: frozenset[str], seen: Mapping[str, Any]
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in sorted(rule.fields()):
@@ -375,15 +375,18 @@ def _rule_values(
         values["holds"] = sorted(products & customer.holdings)
     if rule.families_referenced():
         values["held_families"] = sorted(held_families)
+    if seen:
+        # likelihood("P"): the propensity, band and model (or prior) the term read
+        values["likelihood"] = {p: None if s is None else s.to_dict() for p, s in seen.items()}
     return values
 
 
 def check_rule(rule: Rule, reason: str, state: CustomerState) -> Verdict:
     """A marketer's rule (campaign audience or offer eligibility) with the values it read."""
-    passed = rule.evaluate(state.customer, state.held_families)
     if rule.always_true:
         return Verdict(reason, True, {"rule": ""})
-    values = _rule_values(rule, state.customer, state.held_families)
+    passed, seen = rule.explain(state.customer, state.held_families)
+    values = _rule_values(rule, state.customer, state.held_families, seen)
     return Verdict(reason, passed, {"rule": rule.to_text(), "values": values})
 
 

@@ -13,16 +13,31 @@ Grammar (keywords are case-insensitive, field names are not)::
     not_expr   := "not" not_expr | primary
     primary    := "(" or_expr ")" | "true" | "false"
                 | "holds" "(" STRING ")" | "holds_family" "(" STRING ")"
+                | "likelihood" "(" STRING ")"
+                      (compare_op BAND | ["not"] "in" "(" BAND ("," BAND)* ")")
                 | field [compare_op value | ["not"] "in" "(" value ("," value)* ")"]
                 | value compare_op field
     compare_op := "==" | "=" | "!=" | "<" | "<=" | ">" | ">="
     value      := ["-"] NUMBER | STRING | "true" | "false"
     field      := a declared field (``fields.FIELDS``) | "attributes." NAME
+    BAND       := "priority" | "target" | "low"  (quoted)
 
 A bare field is a test of a ``bool`` field (``has_email`` means ``has_email == true``).
 Strings are single- or double-quoted; a backslash makes the next character literal.
 Numbers are decimals without exponent. Strings compare with ``==``/``!=``/``in`` only,
 booleans with ``==``/``!=``; ordering operators need numbers.
+
+Likelihood bands: ``likelihood("TERM_DEPOSIT") >= "target"`` is the customer's band for
+the product (``bands``: "priority" at a propensity >= 0.70, "target" >= 0.50, else
+"low"), ordered ``"low" < "target" < "priority"``, so ``>= "target"`` means target or
+priority; ``==``, ``!=``, ``<``, ``<=``, ``>``, ``in (...)`` and ``not in (...)`` work too.
+The propensity is the one scoring uses — the product's active model in the engine's
+snapshot, else the product's smoothed acceptance rate (``scoring.ProductLikelihoods``) —
+so a rule that reads a band is bound to a snapshot's models (``Rule.bind``, done by
+``snapshot.build_snapshot`` once per distinct rule) before it is evaluated; evaluating an
+unbound one is a ``LookupError``. A comparison no band meets (``< "low"``) is refused. A
+product the snapshot does not know makes the comparison false, like a missing field;
+services refuse unknown product codes when a rule is saved.
 
 Missing values: a field or attribute that is missing (None, absent, or of another type
 than the comparison needs) makes every comparison on it false, ``!=`` and ``not in``
@@ -45,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .bands import BANDS, RANK, LikelihoodSeen, band_ranks
 from .fields import (
     ATTRIBUTE_NAME,
     ATTRIBUTE_PREFIX,
@@ -82,7 +98,8 @@ class RuleError(ValueError):
 # --- tokenizer ------------------------------------------------------------------------
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false"})
-FUNCTIONS = frozenset({"holds", "holds_family"})
+FUNCTIONS = frozenset({"holds", "holds_family", "likelihood"})
+LIKELIHOOD = "likelihood"
 COMPARE_OPS = ("==", "!=", "<=", ">=", "<", ">", "=")
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -258,6 +275,15 @@ class HoldsFamily:
 
 
 @dataclass(frozen=True, slots=True)
+class Likelihood:
+    """``likelihood("PRODUCT")`` is one of ``bands`` (a non-empty subset of
+    ``bands.BANDS``, in that order); every comparison form parses to this."""
+
+    product: str
+    bands: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
@@ -272,7 +298,7 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Const | Compare | InList | Holds | HoldsFamily | Not | And | Or
+Node = Const | Compare | InList | Holds | HoldsFamily | Likelihood | Not | And | Or
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -368,13 +394,25 @@ class _Parser:
                 return self.parse_reversed_compare()
             self.advance()
             return Const(token.text == "true")
-        if token.kind == "name" and token.text in FUNCTIONS:
+        if token.kind == "name" and self.is_function(self.index):
             return self.parse_function()
         if token.kind == "name":
             return self.parse_field_test()
         if token.kind in ("number", "string", "-"):
             return self.parse_reversed_compare()
-        raise self.fail("a condition (a field, holds(...), holds_family(...), 'not' or '(')")
+        raise self.fail(
+            "a condition (a field, holds(...), holds_family(...), likelihood(...), 'not' or '(')"
+        )
+
+    def is_function(self, index: int) -> bool:
+        """A function name; in payload rules ``likelihood`` not followed by '(' stays a key,
+        as it was before the language had the term."""
+        token = self.tokens[index]
+        if token.text not in FUNCTIONS:
+            return False
+        if self.payload and token.text == LIKELIHOOD:
+            return self.tokens[index + 1].kind == "("
+        return True
 
     def parse_function(self) -> Node:
         name = self.advance()
@@ -385,18 +423,18 @@ class _Parser:
                 name.position,
             )
         self.expect("(", f"'(' after {name.text}")
-        what = "a quoted product code" if name.text == "holds" else "a quoted product family"
+        what = "a quoted product family" if name.text == "holds_family" else "a quoted product code"
         argument = self.expect("string", what)
         self.expect(")", f"')' to close {name.text}(")
         value = str(argument.value)
-        if name.text == "holds":
+        if name.text in ("holds", LIKELIHOOD):
             if not value.strip():
                 raise RuleError(
                     f"expected a product code at position {argument.position}, found an empty "
                     "string",
                     argument.position,
                 )
-            return Holds(value)
+            return Holds(value) if name.text == "holds" else self.parse_band_test(value)
         if value not in PRODUCT_FAMILIES:
             raise RuleError(
                 f"expected a product family ({', '.join(PRODUCT_FAMILIES)}) at position "
@@ -404,6 +442,59 @@ class _Parser:
                 argument.position,
             )
         return HoldsFamily(value)
+
+    def parse_band(self, after: str) -> str:
+        token = self.token
+        if token.kind != "string" or token.value not in RANK:
+            raise self.fail(f'a likelihood band ("priority", "target" or "low") after {after}')
+        self.advance()
+        return str(token.value)
+
+    def parse_band_test(self, product: str) -> Likelihood:
+        """What follows ``likelihood("P")``: a band comparison or a band list."""
+        call = f"likelihood({_format_value(product)})"
+        token = self.token
+        if token.kind == "op":
+            self.advance()
+            band = self.parse_band(f"'{token.text}'")
+            rank = RANK[band]
+            keep = _PY_OPS[token.text]
+            chosen = tuple(b for b in BANDS if keep(RANK[b], rank))
+            if not chosen:
+                raise RuleError(
+                    f"expected a band comparison some customer can meet at position "
+                    f'{token.position}, found {call} {token.text} "{band}", which no band meets',
+                    token.position,
+                )
+            return Likelihood(product, chosen)
+        following = self.tokens[self.index + 1] if token.kind != "end" else token
+        if self.is_keyword("in") or (
+            self.is_keyword("not") and following.kind == "keyword" and following.text == "in"
+        ):
+            negated = self.is_keyword("not")
+            if negated:
+                self.advance()
+            start = self.advance()
+            self.expect("(", "'(' to open the list after 'in'")
+            listed: set[str] = set()
+            while True:
+                listed.add(self.parse_band("','" if listed else "'('"))
+                if self.token.kind == ",":
+                    self.advance()
+                    continue
+                self.expect(")", "',' or ')' in the list")
+                break
+            chosen = tuple(b for b in BANDS if (b in listed) != negated)
+            if not chosen:
+                raise RuleError(
+                    f"expected a band comparison some customer can meet at position "
+                    f"{start.position}, found {call} not in all three bands, which no band meets",
+                    start.position,
+                )
+            return Likelihood(product, chosen)
+        raise self.fail(
+            f'a comparison with a band after {call} (e.g. >= "target" or in ("priority", "target"))'
+        )
 
     def parse_field(self) -> tuple[str, FieldType | None, Token]:
         token = self.advance()
@@ -447,7 +538,7 @@ class _Parser:
         if token.kind != "op":
             raise self.fail("a comparison operator after the value")
         self.advance()
-        if self.token.kind != "name" or self.token.text in FUNCTIONS:
+        if self.token.kind != "name" or self.is_function(self.index):
             raise self.fail(f"a field after '{token.text}' (compare a field with a value)")
         name, kind, _ = self.parse_field()
         flipped = Token("op", _FLIPPED[token.text], token.position)
@@ -571,6 +662,8 @@ def _to_text(node: Node, parent: str = "") -> str:
         return f"holds({_format_value(node.product)})"
     if isinstance(node, HoldsFamily):
         return f"holds_family({_format_value(node.family)})"
+    if isinstance(node, Likelihood):
+        return f"likelihood({_format_value(node.product)}) {_band_text(node.bands)}"
     if isinstance(node, Not):
         inner = _to_text(node.child, "not")
         return f"not {inner}"
@@ -579,6 +672,21 @@ def _to_text(node: Node, parent: str = "") -> str:
         return f"({text})" if parent == "not" else text
     text = " or ".join(_to_text(child, "or") for child in node.children)
     return f"({text})" if parent in ("and", "not") else text
+
+
+def _band_text(bands: tuple[str, ...]) -> str:
+    """The comparison meaning exactly ``bands``: ``== "low"``, ``>= "target"``,
+    ``<= "target"``, else the list (``in ("priority", "low")``); parsed back, each gives
+    the same band tuple."""
+    if not bands:
+        raise ValueError("a likelihood term needs at least one band")
+    chosen = frozenset(bands)
+    for op in ("==", ">=", "<="):
+        for band in reversed(BANDS):
+            if frozenset(b for b in BANDS if _PY_OPS[op](RANK[b], RANK[band])) == chosen:
+                return f'{op} "{band}"'
+    listed = ", ".join(f'"{band}"' for band in bands)
+    return f"in ({listed})"
 
 
 # --- introspection --------------------------------------------------------------------------
@@ -597,7 +705,27 @@ def _walk(node: Node) -> Iterator[Node]:
 
 # --- scalar compilation ----------------------------------------------------------------------
 
-Evaluator = Callable[["CustomerContext", frozenset[str]], bool]
+# what a rule's likelihood terms read for one customer, product -> seen (None: unknown)
+Seen = dict[str, LikelihoodSeen | None]
+Evaluator = Callable[["CustomerContext", frozenset[str], Seen], bool]
+
+
+class Likelihoods(Protocol):
+    """The propensities a ``likelihood("PRODUCT")`` term reads: a snapshot's models and
+    fallback rates (``scoring.ProductLikelihoods``)."""
+
+    def seen(
+        self, product: str, customer: CustomerContext, held_families: frozenset[str]
+    ) -> LikelihoodSeen | None: ...
+
+    def propensities(self, product: str, source: ColumnSource) -> np.ndarray | None: ...
+
+
+def _unbound(product: str) -> LookupError:
+    return LookupError(
+        f'the rule reads likelihood("{product}"): bind it to a snapshot\'s models '
+        "(Snapshot.bind_rule or Rule.bind) before evaluating it"
+    )
 
 
 def _getter(name: str, kind: FieldType) -> Callable[[CustomerContext], Any]:
@@ -615,16 +743,18 @@ def _getter(name: str, kind: FieldType) -> Callable[[CustomerContext], Any]:
     return get_field
 
 
-def _compile(node: Node) -> Evaluator:
+def _compile(node: Node, likelihoods: Likelihoods | None) -> Evaluator:
     if isinstance(node, Const):
         constant = node.value
-        return lambda customer, families: constant
+        return lambda customer, families, seen: constant
     if isinstance(node, Compare):
         get = _getter(node.field, node.kind)
         compare = _PY_OPS[node.op]
         literal = node.value
 
-        def evaluate_compare(customer: CustomerContext, families: frozenset[str]) -> bool:
+        def evaluate_compare(
+            customer: CustomerContext, families: frozenset[str], seen: Seen
+        ) -> bool:
             value = get(customer)
             return value is not None and compare(value, literal)
 
@@ -634,24 +764,43 @@ def _compile(node: Node) -> Evaluator:
         members = frozenset(node.values)
         negated = node.negated
 
-        def evaluate_in(customer: CustomerContext, families: frozenset[str]) -> bool:
+        def evaluate_in(customer: CustomerContext, families: frozenset[str], seen: Seen) -> bool:
             value = get(customer)
             return value is not None and ((value in members) != negated)
 
         return evaluate_in
     if isinstance(node, Holds):
         product = node.product
-        return lambda customer, families: product in customer.holdings
+        return lambda customer, families, seen: product in customer.holdings
     if isinstance(node, HoldsFamily):
         family = node.family
-        return lambda customer, families: family in families
+        return lambda customer, families, seen: family in families
+    if isinstance(node, Likelihood):
+        code, wanted = node.product, frozenset(node.bands)
+
+        def evaluate_likelihood(
+            customer: CustomerContext, families: frozenset[str], seen: Seen
+        ) -> bool:
+            if code in seen:
+                found = seen[code]
+            elif likelihoods is None:
+                raise _unbound(code)
+            else:
+                found = seen[code] = likelihoods.seen(code, customer, families)
+            return found is not None and found.band in wanted
+
+        return evaluate_likelihood
     if isinstance(node, Not):
-        child = _compile(node.child)
-        return lambda customer, families: not child(customer, families)
-    children = tuple(_compile(child) for child in node.children)
+        child = _compile(node.child, likelihoods)
+        return lambda customer, families, seen: not child(customer, families, seen)
+    children = tuple(_compile(child, likelihoods) for child in node.children)
     if isinstance(node, And):
-        return lambda customer, families: all(child(customer, families) for child in children)
-    return lambda customer, families: any(child(customer, families) for child in children)
+        return lambda customer, families, seen: all(
+            child(customer, families, seen) for child in children
+        )
+    return lambda customer, families, seen: any(
+        child(customer, families, seen) for child in children
+    )
 
 
 # --- vectorised evaluation ---------------------------------------------------------------------
@@ -690,7 +839,29 @@ _NP_OPS: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
 }
 
 
-def _mask(node: Node, source: ColumnSource) -> np.ndarray:
+# product -> the batch's band ranks (``bands.RANK``; -1: the product is unknown)
+Ranks = dict[str, np.ndarray]
+
+
+def _ranks(
+    product: str, source: ColumnSource, likelihoods: Likelihoods | None, memo: Ranks
+) -> np.ndarray:
+    ranks = memo.get(product)
+    if ranks is None:
+        if likelihoods is None:
+            raise _unbound(product)
+        propensity = likelihoods.propensities(product, source)
+        if propensity is None:
+            ranks = np.full(source.size, -1, dtype=np.int8)
+        else:
+            ranks = band_ranks(propensity)
+        memo[product] = ranks
+    return ranks
+
+
+def _mask(
+    node: Node, source: ColumnSource, likelihoods: Likelihoods | None, memo: Ranks
+) -> np.ndarray:
     size = source.size
     if isinstance(node, Const):
         return np.full(size, node.value, dtype=bool)
@@ -720,15 +891,18 @@ def _mask(node: Node, source: ColumnSource) -> np.ndarray:
         return source.holds_product(node.product)
     if isinstance(node, HoldsFamily):
         return source.holds_family(node.family)
+    if isinstance(node, Likelihood):
+        ranks = _ranks(node.product, source, likelihoods, memo)
+        return np.isin(ranks, np.asarray([RANK[b] for b in node.bands], dtype=np.int8))
     if isinstance(node, Not):
-        return ~_mask(node.child, source)
+        return ~_mask(node.child, source, likelihoods, memo)
     children = iter(node.children)
-    result = _mask(next(children), source).copy()
+    result = _mask(next(children), source, likelihoods, memo).copy()
     for child in children:
         if isinstance(node, And):
-            result &= _mask(child, source)
+            result &= _mask(child, source, likelihoods, memo)
         else:
-            result |= _mask(child, source)
+            result |= _mask(child, source, likelihoods, memo)
     return result
 
 
@@ -737,18 +911,24 @@ def _mask(node: Node, source: ColumnSource) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A parsed, type-checked rule, compiled once for scalar evaluation."""
+    """A parsed, type-checked rule, compiled once for scalar evaluation.
+
+    ``likelihoods``: the snapshot models its ``likelihood(...)`` terms read (``bind``);
+    equality and hashing are the tree's alone, so a rule bound to a snapshot equals its
+    text parsed again."""
 
     root: Node
+    likelihoods: Likelihoods | None = field(default=None, repr=False, compare=False, hash=False)
     _evaluate: Evaluator = field(init=False, repr=False, compare=False, hash=False)
     _text: str = field(init=False, repr=False, compare=False, hash=False)
     _fields: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
     _products: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
     _families: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
+    _likely: tuple[str, ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         nodes = list(_walk(self.root))
-        object.__setattr__(self, "_evaluate", _compile(self.root))
+        object.__setattr__(self, "_evaluate", _compile(self.root, self.likelihoods))
         object.__setattr__(self, "_text", _to_text(self.root))
         object.__setattr__(
             self, "_fields", frozenset(n.field for n in nodes if isinstance(n, Compare | InList))
@@ -759,18 +939,45 @@ class Rule:
         object.__setattr__(
             self, "_families", frozenset(n.family for n in nodes if isinstance(n, HoldsFamily))
         )
+        object.__setattr__(
+            self,
+            "_likely",
+            tuple(sorted({n.product for n in nodes if isinstance(n, Likelihood)})),
+        )
 
     @property
     def always_true(self) -> bool:
         return isinstance(self.root, Const) and self.root.value
 
+    def bind(self, likelihoods: Likelihoods) -> Rule:
+        """The rule reading ``likelihoods`` (a snapshot's models) for its likelihood terms,
+        compiled once; a rule without such a term is returned as it is."""
+        if not self._likely or self.likelihoods is likelihoods:
+            return self
+        return Rule(self.root, likelihoods)
+
     def evaluate(self, customer: CustomerContext, held_families: frozenset[str]) -> bool:
         """True when the customer matches; ``held_families`` are the held products' families."""
-        return self._evaluate(customer, held_families)
+        return self._evaluate(customer, held_families, {})
+
+    def explain(
+        self, customer: CustomerContext, held_families: frozenset[str]
+    ) -> tuple[bool, Seen]:
+        """The verdict and what each likelihood term read (product -> propensity, band,
+        model or prior; None for a product the snapshot does not know), every product the
+        rule names included, each read once."""
+        seen: Seen = {}
+        passed = self._evaluate(customer, held_families, seen)
+        for product in self._likely:
+            if product not in seen:
+                if self.likelihoods is None:
+                    raise _unbound(product)
+                seen[product] = self.likelihoods.seen(product, customer, held_families)
+        return passed, seen
 
     def mask(self, source: ColumnSource) -> np.ndarray:
         """The rule over a columnar batch: one bool per customer."""
-        return _mask(self.root, source)
+        return _mask(self.root, source, self.likelihoods, {})
 
     def fields(self) -> frozenset[str]:
         """Fields and attributes the rule reads, e.g. ``{"age", "attributes.gender"}``."""
@@ -781,6 +988,10 @@ class Rule:
 
     def families_referenced(self) -> frozenset[str]:
         return self._families
+
+    def likelihood_products(self) -> tuple[str, ...]:
+        """Products whose likelihood band the rule reads, sorted (``likelihood("P")``)."""
+        return self._likely
 
     def to_text(self) -> str:
         """Canonical text: ``parse_rule(rule.to_text()) == rule``."""
@@ -939,6 +1150,7 @@ __all__ = [
     "PAYLOAD_ALWAYS",
     "PROTECTED_ATTRIBUTES",
     "ColumnSource",
+    "Likelihoods",
     "PayloadRule",
     "Rule",
     "RuleError",

@@ -16,6 +16,11 @@
 The products are taken in that order, so scalar and vectorised scores are the same
 floating-point operations.
 
+Likelihood bands (``bands``): the propensity read as "priority" (>= 0.70), "target"
+(>= 0.50) or "low". ``ProductLikelihoods`` is what the rule language's
+``likelihood("PRODUCT")`` reads: the product's model as scoring takes it, else the
+product's pooled smoothed acceptance rate (``product_prior``), never an exploration draw.
+
 Cold start (``Exploration``): an offer shown fewer than ``max_presented`` times explores
 in a ``share`` of decisions — its propensity is then a Thompson draw from its Beta
 posterior ``Beta(accepted + 1, presented - accepted + 19)`` instead of the model's or the
@@ -29,13 +34,17 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import betaincinv  # type: ignore[import-untyped]
 
+# the bands' thresholds, re-exported for the callers that read them here
+from .bands import PRIORITY_BAND as PRIORITY_BAND
+from .bands import TARGET_BAND as TARGET_BAND
+from .bands import LikelihoodSeen, likelihood_band
 from .features import (
     ScalarFeature,
     compile_feature,
@@ -51,9 +60,6 @@ from .types import CustomerContext, ModelSpec, OfferSpec
 
 PRIOR_ALPHA = 1.0
 PRIOR_BETA = 19.0
-
-PRIORITY_BAND = 0.70
-TARGET_BAND = 0.50
 
 
 class ScoreFactors(NamedTuple):
@@ -80,20 +86,31 @@ def combine(propensity: float, value: float, lever: float, context_weight: float
     return propensity * value * lever * context_weight
 
 
-def likelihood_band(propensity: float) -> str:
-    """>= 0.70 "priority", >= 0.50 "target", else "low"."""
-    if propensity >= PRIORITY_BAND:
-        return "priority"
-    if propensity >= TARGET_BAND:
-        return "target"
-    return "low"
+def _counts(offer: OfferSpec) -> tuple[int, int]:
+    """(presented, accepted) of the offer's history, accepted clamped to 0..presented."""
+    presented = max(offer.prior_presented, 0)
+    return presented, min(max(offer.prior_accepted, 0), presented)
+
+
+def smoothed_rate(presented: int, accepted: int) -> float:
+    """Acceptance rate under the Beta(PRIOR_ALPHA, PRIOR_BETA) prior: 5 % with no history."""
+    return (accepted + PRIOR_ALPHA) / (presented + PRIOR_ALPHA + PRIOR_BETA)
 
 
 def prior_propensity(offer: OfferSpec) -> float:
     """Smoothed historical acceptance rate with the Beta(PRIOR_ALPHA, PRIOR_BETA) prior."""
-    presented = max(offer.prior_presented, 0)
-    accepted = min(max(offer.prior_accepted, 0), presented)
-    return (accepted + PRIOR_ALPHA) / (presented + PRIOR_ALPHA + PRIOR_BETA)
+    return smoothed_rate(*_counts(offer))
+
+
+def product_prior(offers: Iterable[OfferSpec]) -> float:
+    """A product's smoothed acceptance rate: its offers' histories pooled under the same
+    prior as ``prior_propensity`` (an offer's own rate when it is the only one)."""
+    presented = accepted = 0
+    for offer in offers:
+        shown, taken = _counts(offer)
+        presented += shown
+        accepted += taken
+    return smoothed_rate(presented, accepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +267,46 @@ class ModelEvaluator:
             for coef, feature in zip(self.spec.coefficients, self._features, strict=True):
                 z += float(coef) * feature_column(source, feature)
             return sigmoid_array(self.spec.calibration_a * z + self.spec.calibration_b)
+
+
+class ProductLikelihoods:
+    """What the rule language's ``likelihood("PRODUCT")`` reads, built once per snapshot
+    (``snapshot.build_snapshot``): the product's propensity exactly as scoring takes it —
+    the snapshot's compiled model of the product (its active model: retired and
+    below-floor versions are never loaded), else the product's smoothed acceptance rate
+    (``product_prior``). Never an exploration draw: a band is the model's view, not a
+    decision's coin. A product the snapshot does not know has no likelihood (None), so
+    every comparison on it is false."""
+
+    __slots__ = ("evaluators", "fallback")
+
+    def __init__(self, evaluators: Mapping[str, ModelEvaluator], fallback: Mapping[str, float]):
+        self.evaluators = evaluators
+        self.fallback = fallback
+
+    def seen(
+        self, product: str, customer: CustomerContext, held_families: frozenset[str]
+    ) -> LikelihoodSeen | None:
+        evaluator = self.evaluators.get(product)
+        if evaluator is not None:
+            propensity = evaluator.propensity(customer, held_families)
+            return LikelihoodSeen(
+                propensity, likelihood_band(propensity), "model", evaluator.spec.version
+            )
+        rate = self.fallback.get(product)
+        if rate is None:
+            return None
+        return LikelihoodSeen(rate, likelihood_band(rate), "prior")
+
+    def propensities(self, product: str, source: ColumnSource) -> np.ndarray | None:
+        """float64 propensities of a batch (the same model or rate), None when unknown."""
+        evaluator = self.evaluators.get(product)
+        if evaluator is not None:
+            return evaluator.propensity_array(source)
+        rate = self.fallback.get(product)
+        if rate is None:
+            return None
+        return np.full(source.size, rate, dtype=np.float64)
 
 
 def context_factor(

@@ -5,6 +5,11 @@ non-negative values, model shapes, no protected model features for credit produc
 and builds the indexes the hot path uses: real-time campaigns by trigger event type,
 inbound campaigns by channel, each campaign's offers by A/B arm (sorted by offer code),
 and one compiled evaluator per product model. Decisions never rebuild any of it.
+
+Rules that read a likelihood band (``likelihood("P") >= "target"``) are bound here to the
+snapshot's ``likelihoods`` — the same compiled models scoring uses, else each product's
+offers' pooled smoothed acceptance rate — once per distinct rule text; a rule parsed
+elsewhere (the builder's audience count) is bound with ``Snapshot.bind_rule``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from core.channels import ALL_CHANNELS, INBOUND, OUTBOUND_CHANNELS
 from .fields import PRODUCT_FAMILIES
 from .hashing import arm_thresholds, control_threshold
 from .rules import Rule
-from .scoring import ModelEvaluator, prior_propensity, protected_features
+from .scoring import (
+    ModelEvaluator,
+    ProductLikelihoods,
+    prior_propensity,
+    product_prior,
+    protected_features,
+)
 from .types import (
     KIND_INBOUND,
     KIND_REALTIME,
@@ -90,6 +101,8 @@ class Snapshot:
     realtime_by_event: Mapping[str, tuple[CampaignPlan, ...]]
     inbound_by_channel: Mapping[str, tuple[CampaignPlan, ...]]
     product_family: Mapping[str, str]
+    # what ``likelihood("P")`` in a rule reads: the models above, else the product's rate
+    likelihoods: ProductLikelihoods
     # verdicts that depend on the snapshot alone (static checks, ``policy.Check``: approved
     # content per offer and channel), stage -> sharing key -> verdict, filled on first use
     # and shared by every decision on this snapshot
@@ -98,6 +111,10 @@ class Snapshot:
     def held_families(self, holdings: Iterable[str]) -> frozenset[str]:
         family = self.product_family
         return frozenset(family[code] for code in holdings if code in family)
+
+    def bind_rule(self, rule: Rule) -> Rule:
+        """``rule`` reading this snapshot's likelihoods (itself when it reads no band)."""
+        return rule.bind(self.likelihoods)
 
 
 def _check_amount(what: str, value: float) -> float:
@@ -213,15 +230,8 @@ def build_snapshot(
     product_map = {product.code: product for product in products}
     for product in product_map.values():
         _validate_product(product)
-    # equal rules share one compiled instance, so a decision evaluates each text once
-    rules: dict[Rule, Rule] = {}
-    offer_map = {
-        offer.code: replace(
-            offer, eligibility=rules.setdefault(offer.eligibility, offer.eligibility)
-        )
-        for offer in offers
-    }
-    for offer in offer_map.values():
+    offer_list = list(offers)
+    for offer in offer_list:
         _validate_offer(offer, product_map)
     model_map: dict[str, ModelSpec] = {}
     evaluators: dict[str, ModelEvaluator] = {}
@@ -237,12 +247,29 @@ def build_snapshot(
             )
         model_map[model.product_code] = model
         evaluators[model.product_code] = ModelEvaluator(model)
+    by_product: dict[str, list[OfferSpec]] = {code: [] for code in product_map}
+    for offer in {offer.code: offer for offer in offer_list}.values():
+        by_product[offer.product.code].append(offer)
+    likelihoods = ProductLikelihoods(
+        MappingProxyType(evaluators),
+        MappingProxyType({code: product_prior(group) for code, group in by_product.items()}),
+    )
 
+    # equal rules share one compiled instance, bound to this snapshot's likelihoods, so a
+    # decision evaluates each text once
+    rules: dict[Rule, Rule] = {}
+
+    def shared(rule: Rule) -> Rule:
+        found = rules.get(rule)
+        if found is None:
+            found = rules[rule] = rule.bind(likelihoods)
+        return found
+
+    offer_map = {
+        offer.code: replace(offer, eligibility=shared(offer.eligibility)) for offer in offer_list
+    }
     campaign_map = {
-        campaign.id: replace(
-            campaign, audience=rules.setdefault(campaign.audience, campaign.audience)
-        )
-        for campaign in campaigns
+        campaign.id: replace(campaign, audience=shared(campaign.audience)) for campaign in campaigns
     }
     plans = {cid: _plan_campaign(c, offer_map, policy) for cid, c in campaign_map.items()}
     ordered = sorted(
@@ -272,4 +299,5 @@ def build_snapshot(
         realtime_by_event=MappingProxyType({k: tuple(v) for k, v in realtime.items()}),
         inbound_by_channel=MappingProxyType({k: tuple(v) for k, v in inbound.items()}),
         product_family=MappingProxyType({code: p.family for code, p in product_map.items()}),
+        likelihoods=likelihoods,
     )

@@ -27,8 +27,8 @@ def _caret(text: str, position: int, width: int = 40) -> dict[str, str]:
 def rule_check(request: HttpRequest) -> HttpResponse:
     """Parse an audience or eligibility rule with the engine's parser (htmx, as it is typed).
 
-    Shows where it breaks (``RuleError.position``), the fields it reads and any protected
-    attribute it uses.
+    Shows where it breaks (``RuleError.position``), the fields it reads, the products whose
+    likelihood band it reads and any protected attribute it uses.
     """
     text = next(
         (
@@ -46,6 +46,7 @@ def rule_check(request: HttpRequest) -> HttpResponse:
     else:
         context.update(
             fields=sorted(rule.fields()),
+            likelihood=rule.likelihood_products(),
             protected=sorted(protected_fields_used(rule)),
             canonical="" if rule.always_true else rule.to_text(),
         )
