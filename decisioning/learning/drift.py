@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisioning.engine.features import build_feature_matrix
+from decisioning.engine.timeutil import to_us
 from decisioning.models import Decision, ModelDriftCheck, PropensityModel
 from ledger.choices import AuditKind
 from ledger.services import audit
@@ -84,7 +85,7 @@ def model_drift_check(
     if not len(ids):
         return None
     blocks = [
-        build_feature_matrix(source, inputs)[rows]
+        build_feature_matrix(source, inputs, now_us=to_us(now))[rows]
         for rows, _, source in feature_chunks(ids, now=now)
     ]
     matrix = np.vstack(blocks)

@@ -2,10 +2,13 @@
 
 Two algorithms are tried on the same rows: L2-regularised logistic regression on
 standardised features and HistGradientBoosting (shallow trees). The training part is
-split again: the model is fitted on its first part and Platt-calibrated on the rest
-(the most recent rows when the history has dates), and both are measured on the
-held-out part — the most recent 20 % when the history has dates, a stratified random 20 %
-otherwise. The better on held-out ROC AUC (then Brier score) is the product's new version.
+split again: a model is fitted on its first part and Platt-calibrated on the rest (the
+most recent rows when the history has dates); the model exported is then refitted, with
+the same settings, on the whole training part and keeps that calibration (``refit``), so
+no training row is spent on calibration only. Both are measured on the held-out part —
+the most recent 20 % when the history has dates, a stratified random 20 % otherwise —
+which neither fit nor calibration reads. The better on held-out ROC AUC (then Brier
+score) is the product's new version.
 
 Each candidate is exported as what the engine scores: ``sigmoid(a * (intercept + w . x)
 + b)`` over engine feature names. A tree model is one ``forest:`` feature (its margin,
@@ -48,6 +51,11 @@ class Split:
     calibrate: np.ndarray
     holdout: np.ndarray
     method: str  # "time" or "random"
+
+    @property
+    def training(self) -> np.ndarray:
+        """Every row a model may learn from: the fit and calibration parts."""
+        return np.concatenate([self.fit, self.calibrate])
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,19 +169,33 @@ def _importance(
     return [(name, round(value, 5)) for name, value in scores[:IMPORTANCE_TOP]]
 
 
+def refits(parts: Split) -> bool:
+    """Whether the exported model is refitted on the whole training part: when the
+    calibration rows are a random share of it. With dates they are its most recent rows,
+    and the model is kept as fitted before them, so its calibration stays measured on
+    rows it never saw, as the hold-out will be."""
+    return parts.method == "random"
+
+
 def fit_logistic(data: TrainingSet, parts: Split, *, seed: int = 0) -> Exported:
     from sklearn.linear_model import LogisticRegression
 
     X, y = data.X, data.y
-    mean = X[parts.fit].mean(axis=0)
-    std = X[parts.fit].std(axis=0)
-    std[std == 0] = 1.0
-    model = LogisticRegression(C=LOGISTIC_C, max_iter=3000)
-    model.fit((X[parts.fit] - mean) / std, y[parts.fit])
-    # the standardisation folded into the coefficients: the engine scores raw features
-    coefficients = model.coef_[0] / std
-    intercept = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / std))
+
+    def fitted(rows: np.ndarray) -> tuple[np.ndarray, float]:
+        mean = X[rows].mean(axis=0)
+        std = X[rows].std(axis=0)
+        std[std == 0] = 1.0
+        model = LogisticRegression(C=LOGISTIC_C, max_iter=3000)
+        model.fit((X[rows] - mean) / std, y[rows])
+        # the standardisation folded into the coefficients: the engine scores raw features
+        coefficients = model.coef_[0] / std
+        return coefficients, float(model.intercept_[0] - np.sum(model.coef_[0] * mean / std))
+
+    coefficients, intercept = fitted(parts.fit)
     a, b = platt(X[parts.calibrate] @ coefficients + intercept, y[parts.calibrate])
+    if refits(parts):
+        coefficients, intercept = fitted(parts.training)
     holdout = propensity(X[parts.holdout], coefficients, intercept, a, b)
     auc, brier, curve = measure(y[parts.holdout], holdout)
     return Exported(
@@ -241,9 +263,12 @@ def fit_trees(data: TrainingSet, parts: Split, *, seed: int = 0) -> Exported:
     X, y = data.X, data.y
     model = HistGradientBoostingClassifier(random_state=seed, **TREES)
     model.fit(X[parts.fit], y[parts.fit])
+    a, b = platt(model.decision_function(X[parts.calibrate]), y[parts.calibrate])
+    if refits(parts):
+        model = HistGradientBoostingClassifier(random_state=seed, **TREES)
+        model.fit(X[parts.training], y[parts.training])
     forest, baseline = export_forest(model, data.features)
     name = forest_feature_name(forest)
-    a, b = platt(model.decision_function(X[parts.calibrate]), y[parts.calibrate])
     holdout = sigmoid_array(a * model.decision_function(X[parts.holdout]) + b)
     auc, brier, curve = measure(y[parts.holdout], holdout)
     return Exported(

@@ -35,6 +35,7 @@ from offers.models import Product
 
 from .dataset import TrainingSet, training_set
 from .drift import reference_for
+from .features import refuse_unscored
 from .fitting import Exported, Split, better, fit_candidates, measure, propensity
 
 MIN_AUC = 0.55
@@ -145,6 +146,8 @@ def model_train(
     seed: int = 0,
 ) -> PropensityModel:
     """Train, register and (when it beats the active version) activate a product's model."""
+    if features is not None:
+        refuse_unscored(features)
     active = PropensityModel.objects.filter(product=product, status=ModelStatus.ACTIVE).first()
     extra = [tuple(active.feature_names)] if active is not None else []
     data = training_set(product, features, extra=extra)
