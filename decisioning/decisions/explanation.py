@@ -175,13 +175,43 @@ def is_compact(stored: Mapping[str, Any]) -> bool:
     return stored.get("format") == engine.COMPACT_FORMAT and "verdicts" in stored
 
 
+# The keys a batch decision's explanation once began with, in their order: a batch run
+# (``runs.batch.batch_base_explanation``) now stores only "campaign" of them, the row
+# holding the others in columns (or they are constants of the form).
+BATCH_ROW_KEYS = ("format", "trace", "mode", "campaign", "policy_version", "snapshot_version")
+
+
+def stored_explanation(decision: Decision) -> dict[str, Any]:
+    """The decision's stored explanation as every reader takes it: a batch decision's keys
+    that its row holds in columns instead (format, trace, mode, policy and snapshot
+    versions) put back from them, in the order they were once stored. A row that still
+    has them (stored before) is given as it is."""
+    stored = decision.explanation or {}
+    if (
+        decision.mode != "batch"
+        or "verdicts" in stored
+        or stored.get("redacted")
+        or "snapshot_version" in stored
+    ):
+        return dict(stored)
+    columns = {
+        "format": engine.COMPACT_FORMAT,
+        "trace": "replay",
+        "mode": decision.mode,
+        "campaign": stored.get("campaign"),
+        "policy_version": decision.policy_version,
+        "snapshot_version": decision.snapshot_version,
+    }
+    return {**{key: columns[key] for key in BATCH_ROW_KEYS}, **stored}
+
+
 def full_trace(decision: Decision, catalog: DatabaseCatalog | None = None) -> dict[str, Any]:
     """The engine's ``Decision.to_dict()`` of a stored inbound or real-time decision, with
     the request and identity the store added (an explanation stored before the compact
     form is returned as it is)."""
     stored = decision.explanation or {}
     if not is_compact(stored):
-        return dict(stored)
+        return stored_explanation(decision)
     catalog = catalog or DatabaseCatalog(_offer_codes(stored, ()))
     trace = engine.expand_compact(
         stored,
@@ -284,7 +314,7 @@ def decision_explanation(decision: Decision) -> dict[str, Any]:
         view = _base(decision, trace, "stored")
         view["suppressed"] = _suppressed_view(trace.get("suppressed", ()))
         return view
-    return _batch_explanation(decision, stored)
+    return _batch_explanation(decision, stored_explanation(decision))
 
 
 # --- batch decisions: replayed -------------------------------------------------------------

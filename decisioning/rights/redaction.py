@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from customers.models import Customer
+from decisioning.decisions.explanation import stored_explanation
 from decisioning.models import Decision
 
 # --- erasure: what the decision ledger keeps of an erased customer -------------------------
@@ -25,8 +26,11 @@ def decisions_redact_for_customer(*, customer: Customer) -> int:
     offers were released where, each candidate's outcome, and the versions in force.
     """
     redacted = []
-    for decision in Decision.objects.filter(customer=customer).only("id", "explanation", "offers"):
-        explanation = decision.explanation or {}
+    decisions = Decision.objects.filter(customer=customer).only(
+        "id", "mode", "snapshot_version", "policy_version", "explanation", "offers"
+    )
+    for decision in decisions:
+        explanation = stored_explanation(decision)
         decision.explanation = {
             "redacted": "erasure",
             "mode": explanation.get("mode"),

@@ -505,18 +505,13 @@ def _cut(text: str, holes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str,
 
 
 def batch_base_explanation(result: engine.BatchResult) -> dict[str, Any]:
-    """What every decision of a batch result explains alike."""
-    # The compact explanation of every decision (engine.COMPACT_FORMAT): a batch keeps
-    # no per-rule verdicts ("trace": "replay"); decisions.explanation replays them.
-    return {
-        "format": engine.COMPACT_FORMAT,
-        "trace": "replay",
-        "mode": "batch",
-        "campaign": result.campaign_code,
-        "policy_version": result.policy_version,
-        "snapshot_version": result.snapshot_version,
-        "model_versions": dict(result.model_versions),
-    }
+    """What every decision of a batch result explains alike and its row holds in no column.
+
+    A batch keeps no per-rule verdicts (``decisions.explanation`` replays them). The keys
+    its row holds in columns (mode, policy and snapshot versions) and the constants of the
+    form (``"format"``, ``"trace": "replay"``) are not repeated on every row:
+    ``decisions.explanation.stored_explanation`` puts them back for every reader."""
+    return {"campaign": result.campaign_code, "model_versions": dict(result.model_versions)}
 
 
 def batch_explanation(

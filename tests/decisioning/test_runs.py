@@ -630,3 +630,62 @@ def test_a_chunk_referring_to_a_customer_deleted_meanwhile_fails_and_stores_noth
     assert chunk.status == "pending" and not Decision.objects.filter(run=run).exists()
     assert Customer.objects.filter(pk=gone.pk).exists()  # the deletion was rolled back too
     assert ChunkDispatch.objects.get(pk=chunk.pk).failures == 1
+
+
+def _canonical(value):
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def test_a_batch_decision_keeps_its_column_facts_once_and_reads_as_if_it_repeated_them(
+    customers, monkeypatch
+):
+    """A batch row's explanation does not repeat what the row holds in columns (mode,
+    policy and snapshot versions) nor the form's constants; the explanation view, the
+    replay and erasure's redaction read it exactly as the full form once stored."""
+    import copy
+    from decimal import Decimal
+
+    from decisioning import engine
+    from decisioning.decisions.explanation import decision_explanation
+    from decisioning.decisions.replay import decision_replay
+    from decisioning.rights.redaction import decisions_redact_for_customer
+
+    seen = _capture_results(monkeypatch)
+    run = _start(weekly_batch(small_bank(), control_group_pct=Decimal(30)), chunk_size=11)
+    _run_all(run)
+    results = {int(cid): result for _l, result, _r, _n in seen for cid in result.customer_ids}
+    decisions = list(Decision.objects.filter(run=run).select_related("customer"))
+    assert len(decisions) == 30
+    assert {d.outcome_reason for d in decisions} >= {"released", "control_group"}
+    later = NOON + datetime.timedelta(hours=1)
+    for decision in decisions:
+        row = decision.explanation
+        assert not {"format", "trace", "mode", "policy_version", "snapshot_version"} & set(row)
+        result = results[decision.customer_id]
+        # the form every batch row stored before: the run's constants on every row
+        full = copy.copy(decision)
+        full.explanation = {
+            "format": engine.COMPACT_FORMAT,
+            "trace": "replay",
+            "mode": "batch",
+            "campaign": result.campaign_code,
+            "policy_version": result.policy_version,
+            "snapshot_version": result.snapshot_version,
+            "model_versions": dict(result.model_versions),
+            **row,
+        }
+        assert _canonical(decision_explanation(decision)) == _canonical(decision_explanation(full))
+        assert _canonical(decision_replay(decision=decision, now=later)) == _canonical(
+            decision_replay(decision=full, now=later)
+        )
+    redacted = decisions[0]
+    decisions_redact_for_customer(customer=redacted.customer)
+    redacted.refresh_from_db()
+    assert redacted.explanation["mode"] == "batch"
+    assert redacted.explanation["policy_version"] == redacted.policy_version
+    assert redacted.explanation["snapshot_version"] == redacted.snapshot_version
+    assert redacted.explanation["model_versions"] == dict(
+        results[redacted.customer_id].model_versions
+    )
