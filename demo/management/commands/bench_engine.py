@@ -5,7 +5,9 @@ Prints, each beside its target and a floor measured in the same run:
   and through the full service (context load + engine + store + audit), beside a
   one-row indexed lookup;
 - a batch run over every customer end to end (customers/s), beside a plain NumPy
-  scoring pass over the same arrays;
+  scoring pass over the same arrays, and per chunk stored the wall time, the worker's
+  CPU and its PostgreSQL backend's CPU (read from /proc when the server is on this
+  machine) of each stage: load + decide, build the rows, COPY + key checks;
 - with a broker and a worker: signal to queued message through Redis (p50, p95), beside a
   task that writes one row through the same broker and worker.
 
@@ -17,8 +19,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import time
 import uuid
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -35,7 +39,8 @@ from decisioning import engine
 from decisioning.decisions.inbound import context_for, decide_inbound
 from decisioning.decisions.snapshots import current_snapshot
 from decisioning.models import Decision, Message
-from decisioning.runs.batch import campaign_run_start, run_chunk_execute
+from decisioning.runs import batch
+from decisioning.runs.batch import campaign_run_start
 from decisioning.signals.ingest import event_ingest
 from demo.benchmarks import (
     BENCH_PREFIX,
@@ -66,15 +71,92 @@ def _wait_for_row(sql: str, param: object, started: float) -> float | None:
     return None
 
 
-def _run_chunks(chunk_pks: list[int]) -> None:
+CHUNK_STAGES = ("load + decide", "build the rows", "COPY + key checks", "chunk total")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of the PostgreSQL backend ``pid`` from /proc, or None
+    when the server is not on this machine (or not readable)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class _ChunkStages:
+    """Wall, this process's CPU and its PostgreSQL backend's CPU by stage of each chunk
+    stored: the stages are the batch module's own functions, wrapped in this worker
+    process only (it exits when its chunks are done)."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.current: dict[str, list[float | None]] = {}
+
+    def _clock(self) -> tuple[float, float, float | None]:
+        return time.perf_counter(), time.process_time(), _backend_cpu(self.pid)
+
+    def _add(self, stage: str, start: tuple[float, float, float | None]) -> None:
+        end = self._clock()
+        pg = end[2] - start[2] if end[2] is not None and start[2] is not None else None
+        self.current[stage] = [end[0] - start[0], end[1] - start[1], pg]
+
+    def timed(self, stage: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = self._clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._add(stage, start)
+
+        return wrapper
+
+    def install(self) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self.pid = cursor.fetchone()[0]
+        from_result = batch.StoredBatch.from_result.__func__  # type: ignore[attr-defined]
+        batch.evaluate_range = self.timed(CHUNK_STAGES[0], batch.evaluate_range)
+        batch.StoredBatch.from_result = classmethod(self.timed(CHUNK_STAGES[1], from_result))
+        batch.StoredBatch.write = self.timed(CHUNK_STAGES[2], batch.StoredBatch.write)
+
+    def run(self, chunk_pk: int) -> dict[str, list[float | None]] | None:
+        self.current = {}
+        start = self._clock()
+        stored = batch.run_chunk_execute(chunk_pk=chunk_pk)
+        self._add(CHUNK_STAGES[3], start)
+        return self.current if stored else None
+
+
+def _drained(stages: Any, *, wait: float) -> list[Any]:
+    """What the workers have put on ``stages`` so far (waiting up to ``wait`` s for each)."""
+    items = []
+    while True:
+        try:
+            items.append(stages.get(timeout=wait) if wait else stages.get_nowait())
+        except queue.Empty:
+            return items
+
+
+def _run_chunks(chunk_pks: list[int], stages: Any) -> None:
     """One worker process: walk every chunk in order and store each one no other worker
     has claimed (a claimed or finished chunk is skipped at once), so the processes share
-    the chunks as a queue, each with its own connection."""
+    the chunks as a queue, each with its own connection. Each chunk's stage times go to
+    the ``stages`` queue."""
     import django
 
     django.setup()
+    timer = _ChunkStages()
+    timer.install()
     for chunk_pk in chunk_pks:
-        run_chunk_execute(chunk_pk=chunk_pk)
+        timed = timer.run(chunk_pk)
+        if timed is not None:
+            stages.put(timed)
 
 
 class Command(BaseCommand):
@@ -193,14 +275,19 @@ class Command(BaseCommand):
         connections.close_all()
         started = time.perf_counter()
         context = multiprocessing.get_context("fork")
-        processes = [context.Process(target=_run_chunks, args=(chunks,)) for _ in range(workers)]
+        stages = context.Queue()
+        processes = [
+            context.Process(target=_run_chunks, args=(chunks, stages)) for _ in range(workers)
+        ]
         for process in processes:
             process.start()
+        timed: list[dict[str, list[float | None]]] = []
         with progress_bar(
             run.total_customers, "  batch", CommandStream(self.stderr), unit="customers"
         ) as bar:
             while any(p.is_alive() for p in processes):
                 time.sleep(0.5)
+                timed.extend(_drained(stages, wait=0.0))
                 done = CampaignRun.objects.values_list("processed_customers", flat=True).get(
                     pk=run.pk
                 )
@@ -208,7 +295,15 @@ class Command(BaseCommand):
         for process in processes:
             process.join()
         elapsed = time.perf_counter() - started
+        timed.extend(_drained(stages, wait=0.2))
         load = os.getloadavg()[0]
+        if connection.vendor == "postgresql":
+            # The tables just grew by the run: counted below on statistics that say so (a
+            # plan made for the empty tables of before the run nests loops over them all).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ANALYZE decisioning_decision, decisioning_message, decisioning_contact"
+                )
         run.refresh_from_db()
         stored = Decision.objects.filter(run=run).count()
         messages = Message.objects.filter(decision__run=run).count()
@@ -220,6 +315,25 @@ class Command(BaseCommand):
         self.line(f"  floor: plain NumPy scoring pass (customers x 50 offers): {floor:6.2f} s")
         self.line(f"  outcomes: {run.outcome_counts}")
         self.line(f"  machine load average (1 min) at the end: {load:.1f}")
+        self.chunk_stages(timed)
+
+    def chunk_stages(self, timed: list[dict[str, list[float | None]]]) -> None:
+        """Per chunk stored: the median and max of each stage's wall time, this worker's
+        CPU and its PostgreSQL backend's CPU (when the server runs on this machine)."""
+        if not timed:
+            return
+        self.line(
+            f"  per chunk ({len(timed)} stored), median / max:"
+            f"{'wall s':>20}{'Python CPU s':>22}{'PostgreSQL CPU s':>22}"
+        )
+        for stage in CHUNK_STAGES:
+            cells = []
+            for at in range(3):
+                values = [t[stage][at] for t in timed if stage in t and t[stage][at] is not None]
+                cells.append(
+                    f"{percentile(values, 50):7.2f} / {max(values):7.2f}" if values else "-"
+                )
+            self.line(f"    {stage:<30}{cells[0]:>20}{cells[1]:>22}{cells[2]:>22}")
 
     # --- signal to queued decision -------------------------------------------------------
 
