@@ -282,6 +282,19 @@ class CampaignOfferForm(forms.Form):
 
 
 class BaseCampaignOfferFormSet(forms.BaseFormSet):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._offer_choices: list[Any] | None = None
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        """Every row offers the same offers: read them once per page, not once a row (a
+        50-offer campaign's builder made 58 queries)."""
+        form = super()._construct_form(i, **kwargs)
+        if self._offer_choices is None:
+            self._offer_choices = list(form.fields["offer"].choices)
+        form.fields["offer"].choices = self._offer_choices
+        return form
+
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         if "DELETE" in form.fields:

@@ -305,3 +305,29 @@ def test_starting_a_run_of_a_running_batch_campaign(client, people, bank):
     run = bank.campaign.runs.order_by("-pk").first()
     assert response.status_code == 302
     assert response["Location"] == reverse("campaigns:run_detail", args=[run.pk])
+
+
+def _builder_queries(client, campaign) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("campaigns:campaign_edit", args=[campaign.pk]))
+    assert response.status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_the_builder_reads_the_offers_once_however_many_rows_it_shows(client, people):
+    from tests.factories import CampaignFactory, CampaignOfferFactory, OfferFactory
+
+    client.force_login(people["marketer"])
+    small, large = CampaignFactory(code="SMALL"), CampaignFactory(code="LARGE")
+    CampaignOfferFactory(campaign=small, offer=OfferFactory())
+    for _ in range(12):
+        CampaignOfferFactory(campaign=large, offer=OfferFactory())
+    _builder_queries(client, small)  # warm what a first page loads once
+    small_count = _builder_queries(client, small)
+    large_count = _builder_queries(client, large)
+    body = client.get(reverse("campaigns:campaign_edit", args=[large.pk])).content.decode()
+    assert large_count == small_count
+    assert body.count("selected>") >= 12  # every row still shows its own offer chosen
