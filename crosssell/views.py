@@ -278,6 +278,27 @@ def _broker_description() -> str:
     return f"{scheme}://{host}"
 
 
+# Past this many, the health page says "10,000+": after a 1M batch run 706k messages
+# wait, and counting them exactly scanned them all on every 10-second refresh (116-201 ms).
+QUEUE_COUNT_CAP = 10_000
+
+
+def _queue_counts(now: datetime.datetime) -> dict[str, Any]:
+    """Queued, leased and due messages, each counted up to ``QUEUE_COUNT_CAP`` over its
+    partial index; ``<name>_capped`` says the real figure is larger."""
+    queued = Message.objects.filter(status=MessageStatus.QUEUED)
+    counts: dict[str, Any] = {}
+    for name, rows in (
+        ("queued", queued),
+        ("leased", Message.objects.filter(status=MessageStatus.LEASED)),
+        ("due", queued.filter(deliver_after__lte=now)),
+    ):
+        found = rows.values("pk")[: QUEUE_COUNT_CAP + 1].count()
+        counts[name] = min(found, QUEUE_COUNT_CAP)
+        counts[f"{name}_capped"] = found > QUEUE_COUNT_CAP
+    return counts
+
+
 @role_required(permissions.OPERATIONS)
 def health(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -286,13 +307,7 @@ def health(request: HttpRequest) -> HttpResponse:
     heartbeat_age = (now - heartbeat.seen_at) if heartbeat else None
     worker_ok = eager or (heartbeat_age is not None and heartbeat_age <= HEARTBEAT_STALE_AFTER)
     # not "messages": that name is the flash messages' in every template
-    queue = Message.objects.filter(
-        status__in=[MessageStatus.QUEUED, MessageStatus.LEASED]
-    ).aggregate(
-        queued=Count("id", filter=Q(status=MessageStatus.QUEUED)),
-        leased=Count("id", filter=Q(status=MessageStatus.LEASED)),
-        due=Count("id", filter=Q(status=MessageStatus.QUEUED, deliver_after__lte=now)),
-    )
+    queue = _queue_counts(now)
     catalog = CatalogVersion.objects.filter(pk=1).first()
     context = {
         "now": now,

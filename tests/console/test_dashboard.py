@@ -78,7 +78,14 @@ def test_the_health_page_reports_database_workers_ledger_and_queues(client, peop
     assert response.context["celery"]["eager"] is True
     assert "worker-1" in body
     assert 'hx-trigger="every 10s"' in body
-    assert response.context["queue"] == {"queued": 0, "leased": 0, "due": 0}
+    assert response.context["queue"] == {
+        "queued": 0,
+        "queued_capped": False,
+        "leased": 0,
+        "leased_capped": False,
+        "due": 0,
+        "due_capped": False,
+    }
     assert '<ul class="messages">' not in body  # the queue is not shown as flash messages
 
 
@@ -95,3 +102,29 @@ def test_todays_figures_are_kept_incrementally_across_requests(client, people, b
     second = client.get(reverse("home")).context["today"]
     assert second["decisions"] == 3
     assert second["suppression_reasons"] == [{"reason": "no_consent", "count": 2, "width": 100}]
+
+
+def test_the_health_page_counts_a_long_queue_up_to_a_cap_and_says_so(
+    client, people, bank, monkeypatch
+):
+    from crosssell import views
+    from decisioning.models import Message
+
+    monkeypatch.setattr(views, "QUEUE_COUNT_CAP", 2)
+    for channel in ("sms", "push", "email"):
+        Message.objects.create(
+            decision=bank.decision,
+            customer=bank.customer,
+            campaign=bank.campaign,
+            offer=bank.offer,
+            content=bank.content,
+            channel=channel,
+            deliver_after=timezone.now() + datetime.timedelta(hours=1),
+            created_at=timezone.now(),
+        )
+    client.force_login(people["admin"])
+    response = client.get(reverse("health"))
+    queue = response.context["queue"]
+    assert (queue["queued"], queue["queued_capped"]) == (2, True)
+    assert (queue["due"], queue["due_capped"]) == (0, False)
+    assert '<div class="value">2+</div>' in response.content.decode()
