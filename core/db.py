@@ -42,7 +42,7 @@ class _LoggedCursor(CursorDebugWrapper):
     """Django's debug wrapper logs a statement as psycopg's client-side binding wrote it,
     which a server-bound cursor does not keep; this one logs the statement as given."""
 
-    def execute(self, sql: str, params: Any = None) -> Any:
+    def execute(self, sql: Any, params: Any = None) -> Any:
         with self.debug_sql(sql, params, use_last_executed_query=False):
             return CursorWrapper.execute(self, sql, params)
 
