@@ -35,6 +35,7 @@ from decisioning.decisions.released import stored_offers, stored_suppressed
 from decisioning.decisions.snapshots import current_snapshot
 from decisioning.engine.bands import BANDS, RANK, LikelihoodSeen, band_ranks
 from decisioning.engine.rules import ColumnSource, Likelihoods, parse_rule
+from decisioning.engine.timeutil import to_us
 from decisioning.models import Decision
 from decisioning.runs.loader import _ages, _blank_to_none, _months, _positions
 from offers.models import Product
@@ -179,17 +180,24 @@ class _FrameLikelihoods:
         self.version = version
 
     def seen(
-        self, product: str, customer: engine.CustomerContext, held_families: frozenset[str]
+        self,
+        product: str,
+        customer: engine.CustomerContext,
+        held_families: frozenset[str],
+        now_us: int | None = None,
     ) -> LikelihoodSeen | None:
-        return self.inner.seen(product, customer, held_families)
+        return self.inner.seen(product, customer, held_families, now_us)
 
-    def propensities(self, product: str, source: ColumnSource) -> np.ndarray | None:
+    def propensities(
+        self, product: str, source: ColumnSource, now_us: int | None = None
+    ) -> np.ndarray | None:
         if getattr(source, "batch", None) is not self.frame.batch:  # not the frame's rows
-            return self.inner.propensities(product, source)
+            return self.inner.propensities(product, source, now_us)
         key = (self.version, product)
         cache = self.frame.propensities
         if key not in cache:
-            cache[key] = self.inner.propensities(product, source)
+            # the frame's rows as of the frame's clock, whatever the caller's
+            cache[key] = self.inner.propensities(product, source, to_us(self.frame.loaded_at))
         return cache[key]
 
 
@@ -275,7 +283,8 @@ def audience_count(*, rule_text: str, now: datetime | None = None) -> AudienceCo
             _band_counts(snapshot, likelihoods, product, source)
             for product in rule.likelihood_products()
         )
-    matched = batch.size if rule.always_true else int(np.count_nonzero(rule.mask(source)))
+    clock = to_us(frame.loaded_at)
+    matched = batch.size if rule.always_true else int(np.count_nonzero(rule.mask(source, clock)))
     return AudienceCount(
         matched=matched,
         total=batch.size,

@@ -904,7 +904,7 @@ def _ineligible(run: _Run, stage: _Stage) -> None:
             rows.append(None)
             continue
         if rule not in ineligible:
-            ineligible[rule] = ~rule.mask(run.source)
+            ineligible[rule] = ~rule.mask(run.source, run.campaign.now_us)
         rows.append(ineligible[rule])
     if ineligible:
         table = np.zeros(stage.matrix.shape, dtype=bool)
@@ -1065,7 +1065,7 @@ def _evaluate_chunk(
         matrix = np.full((m, n), _P, dtype=np.int8)
 
     # candidate-level checks (reasons.CANDIDATE_STAGES) and the channel list check
-    audience = plan.campaign.audience.mask(source)
+    audience = plan.campaign.audience.mask(source, campaign.now_us)
     run = _Run(campaign, chunk, batch, source, audience, campaign.sales[:, None])
     for stage in _MATRIX_STAGES:
         stage.apply(run, _Stage(matrix, stage.reason))
@@ -1183,7 +1183,9 @@ def _arbitrate(
             propensity[row] = campaign.priors[row]
         else:
             if offer.product_code not in by_product:
-                by_product[offer.product_code] = evaluator.propensity_array(source)[live]
+                by_product[offer.product_code] = evaluator.propensity_array(
+                    source, campaign.now_us
+                )[live]
             propensity[row] = by_product[offer.product_code]
         if explores(offer.offer):
             # cold start: Thompson draws in a share of decisions, as the scalar engine

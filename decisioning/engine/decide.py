@@ -417,7 +417,7 @@ class _Scorer:
             if found is None:
                 state = self.state
                 found = self.cache[plan.product_code] = (
-                    evaluator.propensity(state.customer, state.held_families),
+                    evaluator.propensity(state.customer, state.held_families, self.now_us),
                     evaluator.spec.version,
                 )
             (propensity, version), source = found, "model"

@@ -37,7 +37,7 @@ from core.channels import CONTACT_FIELD, EXPLICIT_CONSENT, OUTBOUND
 from . import reasons as r
 from .rules import Rule
 from .snapshot import CampaignPlan, OfferPlan, Snapshot
-from .timeutil import quiet_hours, zone
+from .timeutil import quiet_hours, to_us, zone
 from .types import (
     ACTIVE,
     ENGAGED_OUTCOMES,
@@ -385,7 +385,9 @@ def check_rule(rule: Rule, reason: str, state: CustomerState) -> Verdict:
     """A marketer's rule (campaign audience or offer eligibility) with the values it read."""
     if rule.always_true:
         return Verdict(reason, True, {"rule": ""})
-    passed, seen = rule.explain(state.customer, state.held_families)
+    # a likelihood term's model reads the engagement history as of the decision's clock
+    now_us = to_us(state.now) if rule.likelihood_products() else None
+    passed, seen = rule.explain(state.customer, state.held_families, now_us)
     values = _rule_values(rule, state.customer, state.held_families, seen)
     return Verdict(reason, passed, {"rule": rule.to_text(), "values": values})
 

@@ -707,7 +707,8 @@ def _walk(node: Node) -> Iterator[Node]:
 
 # what a rule's likelihood terms read for one customer, product -> seen (None: unknown)
 Seen = dict[str, LikelihoodSeen | None]
-Evaluator = Callable[["CustomerContext", frozenset[str], Seen], bool]
+# (customer, held families, what likelihood terms read, the decision's clock or None)
+Evaluator = Callable[["CustomerContext", frozenset[str], Seen, "int | None"], bool]
 
 
 class Likelihoods(Protocol):
@@ -715,10 +716,16 @@ class Likelihoods(Protocol):
     fallback rates (``scoring.ProductLikelihoods``)."""
 
     def seen(
-        self, product: str, customer: CustomerContext, held_families: frozenset[str]
+        self,
+        product: str,
+        customer: CustomerContext,
+        held_families: frozenset[str],
+        now_us: int | None = None,
     ) -> LikelihoodSeen | None: ...
 
-    def propensities(self, product: str, source: ColumnSource) -> np.ndarray | None: ...
+    def propensities(
+        self, product: str, source: ColumnSource, now_us: int | None = None
+    ) -> np.ndarray | None: ...
 
 
 def _unbound(product: str) -> LookupError:
@@ -746,14 +753,14 @@ def _getter(name: str, kind: FieldType) -> Callable[[CustomerContext], Any]:
 def _compile(node: Node, likelihoods: Likelihoods | None) -> Evaluator:
     if isinstance(node, Const):
         constant = node.value
-        return lambda customer, families, seen: constant
+        return lambda customer, families, seen, now_us: constant
     if isinstance(node, Compare):
         get = _getter(node.field, node.kind)
         compare = _PY_OPS[node.op]
         literal = node.value
 
         def evaluate_compare(
-            customer: CustomerContext, families: frozenset[str], seen: Seen
+            customer: CustomerContext, families: frozenset[str], seen: Seen, now_us: int | None
         ) -> bool:
             value = get(customer)
             return value is not None and compare(value, literal)
@@ -764,42 +771,44 @@ def _compile(node: Node, likelihoods: Likelihoods | None) -> Evaluator:
         members = frozenset(node.values)
         negated = node.negated
 
-        def evaluate_in(customer: CustomerContext, families: frozenset[str], seen: Seen) -> bool:
+        def evaluate_in(
+            customer: CustomerContext, families: frozenset[str], seen: Seen, now_us: int | None
+        ) -> bool:
             value = get(customer)
             return value is not None and ((value in members) != negated)
 
         return evaluate_in
     if isinstance(node, Holds):
         product = node.product
-        return lambda customer, families, seen: product in customer.holdings
+        return lambda customer, families, seen, now_us: product in customer.holdings
     if isinstance(node, HoldsFamily):
         family = node.family
-        return lambda customer, families, seen: family in families
+        return lambda customer, families, seen, now_us: family in families
     if isinstance(node, Likelihood):
         code, wanted = node.product, frozenset(node.bands)
 
         def evaluate_likelihood(
-            customer: CustomerContext, families: frozenset[str], seen: Seen
+            customer: CustomerContext, families: frozenset[str], seen: Seen, now_us: int | None
         ) -> bool:
             if code in seen:
                 found = seen[code]
             elif likelihoods is None:
                 raise _unbound(code)
             else:
-                found = seen[code] = likelihoods.seen(code, customer, families)
+                found = seen[code] = likelihoods.seen(code, customer, families, now_us)
             return found is not None and found.band in wanted
 
         return evaluate_likelihood
     if isinstance(node, Not):
         child = _compile(node.child, likelihoods)
-        return lambda customer, families, seen: not child(customer, families, seen)
+        return lambda customer, families, seen, now_us: not child(customer, families, seen, now_us)
     children = tuple(_compile(child, likelihoods) for child in node.children)
     if isinstance(node, And):
-        return lambda customer, families, seen: all(
-            child(customer, families, seen) for child in children
+        return lambda customer, families, seen, now_us: all(
+            child(customer, families, seen, now_us) for child in children
         )
-    return lambda customer, families, seen: any(
-        child(customer, families, seen) for child in children
+    return lambda customer, families, seen, now_us: any(
+        child(customer, families, seen, now_us) for child in children
     )
 
 
@@ -844,13 +853,17 @@ Ranks = dict[str, np.ndarray]
 
 
 def _ranks(
-    product: str, source: ColumnSource, likelihoods: Likelihoods | None, memo: Ranks
+    product: str,
+    source: ColumnSource,
+    likelihoods: Likelihoods | None,
+    memo: Ranks,
+    now_us: int | None,
 ) -> np.ndarray:
     ranks = memo.get(product)
     if ranks is None:
         if likelihoods is None:
             raise _unbound(product)
-        propensity = likelihoods.propensities(product, source)
+        propensity = likelihoods.propensities(product, source, now_us)
         if propensity is None:
             ranks = np.full(source.size, -1, dtype=np.int8)
         else:
@@ -860,7 +873,11 @@ def _ranks(
 
 
 def _mask(
-    node: Node, source: ColumnSource, likelihoods: Likelihoods | None, memo: Ranks
+    node: Node,
+    source: ColumnSource,
+    likelihoods: Likelihoods | None,
+    memo: Ranks,
+    now_us: int | None,
 ) -> np.ndarray:
     size = source.size
     if isinstance(node, Const):
@@ -892,17 +909,17 @@ def _mask(
     if isinstance(node, HoldsFamily):
         return source.holds_family(node.family)
     if isinstance(node, Likelihood):
-        ranks = _ranks(node.product, source, likelihoods, memo)
+        ranks = _ranks(node.product, source, likelihoods, memo, now_us)
         return np.isin(ranks, np.asarray([RANK[b] for b in node.bands], dtype=np.int8))
     if isinstance(node, Not):
-        return ~_mask(node.child, source, likelihoods, memo)
+        return ~_mask(node.child, source, likelihoods, memo, now_us)
     children = iter(node.children)
-    result = _mask(next(children), source, likelihoods, memo).copy()
+    result = _mask(next(children), source, likelihoods, memo, now_us).copy()
     for child in children:
         if isinstance(node, And):
-            result &= _mask(child, source, likelihoods, memo)
+            result &= _mask(child, source, likelihoods, memo, now_us)
         else:
-            result |= _mask(child, source, likelihoods, memo)
+            result |= _mask(child, source, likelihoods, memo, now_us)
     return result
 
 
@@ -956,28 +973,31 @@ class Rule:
             return self
         return Rule(self.root, likelihoods)
 
-    def evaluate(self, customer: CustomerContext, held_families: frozenset[str]) -> bool:
-        """True when the customer matches; ``held_families`` are the held products' families."""
-        return self._evaluate(customer, held_families, {})
+    def evaluate(
+        self, customer: CustomerContext, held_families: frozenset[str], now_us: int | None = None
+    ) -> bool:
+        """True when the customer matches; ``held_families`` are the held products' families,
+        ``now_us`` the decision's clock (what a likelihood term's model reads it as of)."""
+        return self._evaluate(customer, held_families, {}, now_us)
 
     def explain(
-        self, customer: CustomerContext, held_families: frozenset[str]
+        self, customer: CustomerContext, held_families: frozenset[str], now_us: int | None = None
     ) -> tuple[bool, Seen]:
         """The verdict and what each likelihood term read (product -> propensity, band,
         model or prior; None for a product the snapshot does not know), every product the
         rule names included, each read once."""
         seen: Seen = {}
-        passed = self._evaluate(customer, held_families, seen)
+        passed = self._evaluate(customer, held_families, seen, now_us)
         for product in self._likely:
             if product not in seen:
                 if self.likelihoods is None:
                     raise _unbound(product)
-                seen[product] = self.likelihoods.seen(product, customer, held_families)
+                seen[product] = self.likelihoods.seen(product, customer, held_families, now_us)
         return passed, seen
 
-    def mask(self, source: ColumnSource) -> np.ndarray:
-        """The rule over a columnar batch: one bool per customer."""
-        return _mask(self.root, source, self.likelihoods, {})
+    def mask(self, source: ColumnSource, now_us: int | None = None) -> np.ndarray:
+        """The rule over a columnar batch as of the clock ``now_us``: one bool per customer."""
+        return _mask(self.root, source, self.likelihoods, {}, now_us)
 
     def fields(self) -> frozenset[str]:
         """Fields and attributes the rule reads, e.g. ``{"age", "attributes.gender"}``."""

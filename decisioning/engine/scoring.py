@@ -18,7 +18,8 @@ floating-point operations.
 
 Likelihood bands (``bands``): the propensity read as "priority" (>= 0.70), "target"
 (>= 0.50) or "low". ``ProductLikelihoods`` is what the rule language's
-``likelihood("PRODUCT")`` reads: the product's model as scoring takes it, else the
+``likelihood("PRODUCT")`` reads: the product's model as scoring takes it (as of the
+decision's clock, which engagement-history features read), else the
 product's pooled smoothed acceptance rate (``product_prior``), never an exploration draw.
 
 Cold start (``Exploration``): an offer shown fewer than ``max_presented`` times explores
@@ -255,17 +256,23 @@ class ModelEvaluator:
         ]
         self._extractors = tuple(extractors)
 
-    def propensity(self, customer: CustomerContext, held_families: frozenset[str]) -> float:
+    def propensity(
+        self, customer: CustomerContext, held_families: frozenset[str], now_us: int | None = None
+    ) -> float:
+        """One customer's calibrated propensity as of the decision's clock ``now_us``
+        (epoch microseconds), which engagement-history features read: a model reading
+        them raises ``ValueError`` without it."""
         z = float(self.spec.intercept)
         for coef, extract in self._extractors:
-            z += coef * extract(customer, held_families)
+            z += coef * extract(customer, held_families, now_us)
         return sigmoid(self.spec.calibration_a * z + self.spec.calibration_b)
 
-    def propensity_array(self, source: ColumnSource) -> np.ndarray:
+    def propensity_array(self, source: ColumnSource, now_us: int | None = None) -> np.ndarray:
+        """A batch's propensities as of one clock (the same operations as ``propensity``)."""
         z = np.full(source.size, float(self.spec.intercept), dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             for coef, feature in zip(self.spec.coefficients, self._features, strict=True):
-                z += float(coef) * feature_column(source, feature)
+                z += float(coef) * feature_column(source, feature, now_us)
             return sigmoid_array(self.spec.calibration_a * z + self.spec.calibration_b)
 
 
@@ -285,11 +292,16 @@ class ProductLikelihoods:
         self.fallback = fallback
 
     def seen(
-        self, product: str, customer: CustomerContext, held_families: frozenset[str]
+        self,
+        product: str,
+        customer: CustomerContext,
+        held_families: frozenset[str],
+        now_us: int | None = None,
     ) -> LikelihoodSeen | None:
+        """What the term reads for one customer as of the decision's clock ``now_us``."""
         evaluator = self.evaluators.get(product)
         if evaluator is not None:
-            propensity = evaluator.propensity(customer, held_families)
+            propensity = evaluator.propensity(customer, held_families, now_us)
             return LikelihoodSeen(
                 propensity, likelihood_band(propensity), "model", evaluator.spec.version
             )
@@ -298,11 +310,14 @@ class ProductLikelihoods:
             return None
         return LikelihoodSeen(rate, likelihood_band(rate), "prior")
 
-    def propensities(self, product: str, source: ColumnSource) -> np.ndarray | None:
-        """float64 propensities of a batch (the same model or rate), None when unknown."""
+    def propensities(
+        self, product: str, source: ColumnSource, now_us: int | None = None
+    ) -> np.ndarray | None:
+        """float64 propensities of a batch as of ``now_us`` (the same model or rate), None
+        when unknown."""
         evaluator = self.evaluators.get(product)
         if evaluator is not None:
-            return evaluator.propensity_array(source)
+            return evaluator.propensity_array(source, now_us)
         rate = self.fallback.get(product)
         if rate is None:
             return None

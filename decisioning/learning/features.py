@@ -16,9 +16,10 @@ A product's model reads, by engine feature name (``decisioning.engine.features``
   ``engagement.declines_7d:<family>`` and ``engagement.days_since_response:<family>``
   (``decisioning.engine.features``: the same values for one customer and for a batch).
   A training row reads them as of its own decision, from what came strictly before it
-  (``dataset.training_set``). They are in the defaults, and may be asked for, only when
-  the engine scores them (``ENGINE_SCORES_ENGAGEMENT``): they need the decision's clock,
-  which ``engine.scoring.ModelEvaluator`` does not pass to the feature builders yet.
+  (``dataset.training_set``). They are in the defaults and may be asked for because the
+  engine scores them (``ENGINE_SCORES_ENGAGEMENT``): ``engine.scoring.ModelEvaluator``
+  passes the decision's clock to the feature builders (``decide``, ``decide_batch``, the
+  rule language's ``likelihood("P")``, the builder's audience count, ``file_score``).
 
 A credit product's model never reads a protected attribute (``engine.fields``:
 gender, marital status, ethnicity, religion, nationality) nor a declared proxy of one
@@ -58,11 +59,11 @@ MIN_PRESENT = 0.5
 MAX_CATEGORIES = 40
 MIN_SHARE = 0.005
 MIN_HOLDERS = 100
-# True once ``engine.scoring.ModelEvaluator`` passes the decision's clock to the feature
-# builders (``compile_feature(...)(customer, families, now_us)``, ``feature_column(source,
-# feature, now_us)``): until then a model reading the engagement history could not be
-# scored, so the defaults leave those features out and asking for one is refused
-ENGINE_SCORES_ENGAGEMENT = False
+# ``engine.scoring.ModelEvaluator`` passes the decision's clock to the feature builders
+# (``compile_feature(...)(customer, families, now_us)``, ``feature_column(source, feature,
+# now_us)``), so a model reading the engagement history is scored: the defaults include
+# those features. False would leave them out and refuse a model asking for one
+ENGINE_SCORES_ENGAGEMENT = True
 
 
 def protected_names() -> frozenset[str]:

@@ -36,6 +36,7 @@ from customers.pseudonyms import pseudonym_for
 from decisioning.choices import ModelStatus, Outcome
 from decisioning.engine.batch import CustomerBatch
 from decisioning.engine.fields import ATTRIBUTE_NAME
+from decisioning.engine.timeutil import to_us
 from decisioning.models import PropensityModel, Response
 from ledger.choices import AuditKind
 from ledger.services import audit
@@ -306,11 +307,19 @@ def active_model(product_code: str) -> PropensityModel:
 
 
 def file_score(
-    *, source: IO[str], out: IO[str], product_code: str, chunk: int = 20_000
+    *,
+    source: IO[str],
+    out: IO[str],
+    product_code: str,
+    chunk: int = 20_000,
+    now: datetime | None = None,
 ) -> tuple[PropensityModel, int]:
-    """Score a CSV of customer attributes in order (see the module); the row count."""
+    """Score a CSV of customer attributes in order (see the module); the row count.
+    Every row is scored as of one clock, the call's (``now``): a file carries no contact
+    history, so its engagement features read none."""
     model = active_model(product_code)
     scorer = evaluator(model)
+    now_us = to_us(now or timezone.now())
     reader = csv.reader(source)
     header = [name.strip() for name in next(reader, [])]
     if not header:
@@ -332,7 +341,7 @@ def file_score(
         }
         # every column is an attribute, as the import stores it
         batch = CustomerBatch.from_columns(np.arange(len(block)), attributes=values)
-        probability = scorer.propensity_array(batch.source({}))
+        probability = scorer.propensity_array(batch.source({}), now_us)
         for row, p in zip(block, probability, strict=True):
             writer.writerow([*row, f"{p:.6f}"])
 

@@ -1,5 +1,6 @@
-"""Engagement-history features: one customer and a batch agree, and training reads them
-as of each response's own decision, never the answer being learned."""
+"""Engagement-history features: one customer and a batch agree, training reads them as of
+each response's own decision, never the answer being learned, and the engine scores a
+model trained on them as of the decision's clock."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import datetime
 import numpy as np
 import pytest
 
-from core.exceptions import ValidationFailed
-from decisioning.engine import CustomerBatch
+from customers.models import Customer
+from customers.pseudonyms import pseudonym_for
+from decisioning.decisions.snapshots import snapshots
+from decisioning.engine import CustomerBatch, DecisionRequest, decide, decide_batch
 from decisioning.engine.features import (
     ENGAGEMENT_DAYS,
     build_feature_matrix,
@@ -22,7 +25,7 @@ from decisioning.engine.types import ContactRecord, CustomerContext
 from decisioning.learning.dataset import training_set
 from decisioning.learning.registry import model_train
 from decisioning.models import Contact, Decision, Response
-from tests.decisioning.catalog import small_bank
+from tests.decisioning.catalog import small_bank, weekly_batch
 from tests.learning.history import NOW, history
 
 DAY = datetime.timedelta(days=1)
@@ -199,15 +202,79 @@ def test_training_rows_read_engagement_as_of_their_own_decision_never_their_answ
     assert features["attributes.salary"] == second.attributes["salary"]
 
 
-@pytest.mark.django_db
-def test_a_model_the_engine_cannot_score_is_refused_and_not_a_default():
-    bank = small_bank()
-    history(bank.savings, size=300)
-    data = training_set(bank.savings.product)
-    assert not any(name.startswith("engagement.") for name in data.features)
-    with pytest.raises(ValidationFailed, match="not scored by the engine"):
-        model_train(
-            actor="system:test",
-            product=bank.savings.product,
-            features=("attributes.salary", "engagement.accepts_7d:deposits"),
+def _engaged_history(bank, size=400):
+    """Savings responses over 200 days, accepted far more often by customers who accepted
+    a personal loan two days before (the engagement history the model should learn)."""
+    rng = np.random.default_rng(5)
+    customers = Customer.objects.bulk_create(
+        Customer(
+            external_id=f"E{i:05d}",
+            pseudonym=pseudonym_for(f"E{i:05d}"),
+            birth_date=datetime.date(1980, 6, 1),
+            attributes={"salary": 2000.0},
         )
+        for i in range(size)
+    )
+    engaged = np.arange(size) % 2 == 0
+    accepted = rng.random(size) < np.where(engaged, 0.6, 0.08)
+    for i, customer in enumerate(customers):
+        at = NOW - (200 - i * 200 // size) * DAY
+        if engaged[i]:
+            _decided(customer, bank.personal_loan, at - 2 * DAY, "accept", at - 2 * DAY + HOUR)
+        Response.objects.create(
+            response_id=f"ES{i}",
+            customer=customer,
+            offer=bank.savings,
+            outcome="accept" if accepted[i] else "decline",
+            occurred_at=at,
+            channel="email",
+            body_hash="x",
+        )
+
+
+@pytest.mark.django_db
+def test_engagement_features_are_defaults_and_a_trained_model_reading_them_is_scored():
+    bank = small_bank()
+    campaign = weekly_batch(bank)
+    _engaged_history(bank)
+    data = training_set(bank.savings.product)
+    assert "engagement.accepts_7d:loans" in data.features  # a default
+    model = model_train(
+        actor="system:test",
+        product=bank.savings.product,
+        features=("age", "engagement.accepts_7d:loans", "engagement.days_since_response:loans"),
+    )
+    assert model.status == "active" and model.auc > 0.7
+    snap = snapshots.get(NOW).engine
+    assert snap.models["SAVINGS_PLUS"].version == str(model.version)
+
+    def person(customer_id, history=()):
+        # 19: too young for the loan offer, so the savings offer is the one released
+        return CustomerContext(
+            customer_id=customer_id,
+            external_id=f"P{customer_id}",
+            age=19,
+            consents={"email": True, "sms": True, "push": True},
+            contact_history=tuple(history),
+        )
+
+    recent = _contact("PERSONAL_LOAN", NOW - 2 * DAY, "accept", NOW - 2 * DAY + HOUR)
+    stale = _contact("PERSONAL_LOAN", NOW - 9 * DAY, "accept", NOW - 9 * DAY + HOUR)
+    people = [person(1), person(2, [recent]), person(3, [stale])]
+    request = DecisionRequest(mode="batch", now=NOW, campaign_ids=frozenset({campaign.pk}))
+    scalar = []
+    for context in people:
+        decision = decide(snap, context, request)
+        (released,) = decision.offers
+        assert released.offer_code == "SAVINGS_RETAIN"
+        assert (released.factors.source, released.factors.model_version) == (
+            "model",
+            str(model.version),
+        )
+        scalar.append(released.factors.propensity)
+    result = decide_batch(snap, CustomerBatch.from_contexts(people), request)
+    assert result.released.all()
+    assert result.chosen_propensity[:, 0].tolist() == scalar
+    # a recent loan acceptance raises the savings score; one outside the window does not
+    assert scalar[1] > scalar[0] + 0.2
+    assert scalar[2] == scalar[0]
