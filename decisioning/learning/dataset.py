@@ -60,6 +60,8 @@ class TrainingSet:
     # per row, the clock its engagement features were computed as of (epoch
     # microseconds; empty when no feature reads the engagement history)
     clocks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # per row, the response's primary key: the stable identity a random hold-out hashes
+    response_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def has_dates(self) -> bool:
@@ -96,16 +98,16 @@ def feature_chunks(
 
 def labelled_responses(
     product: Product, *, clock: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(customer ids, labels, times, clocks) of the product's labelled responses, oldest
-    first. A response's clock (epoch microseconds, with ``clock``; else empty) is when the
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(customer ids, labels, times, clocks, response pks) of the product's labelled
+    responses, oldest first (then by pk). A response's clock (epoch microseconds, with ``clock``; else empty) is when the
     engine decided the offer it answers — its contact's release — or, with no contact,
     when it happened: engagement features are computed as of that moment, from what came
     strictly before it."""
     responses = Response.objects.filter(offer__product=product, outcome__in=LABELLED).order_by(
         "occurred_at", "id"
     )
-    fields = ["customer_id", "outcome", "occurred_at"]
+    fields = ["customer_id", "outcome", "occurred_at", "id"]
     if clock:
         own = Contact.objects.filter(
             decision=OuterRef("decision"), offer=OuterRef("offer"), cancelled=False
@@ -117,10 +119,11 @@ def labelled_responses(
     labels = np.fromiter((r[1] == Outcome.ACCEPT for r in rows), dtype=np.float64, count=len(rows))
     times = np.array([r[2].replace(tzinfo=None) for r in rows], dtype="datetime64[us]")
     clocks = np.fromiter(
-        (to_us(r[2] if r[3] is None else min(r[2], r[3])) for r in rows) if clock else (),
+        (to_us(r[2] if r[4] is None else min(r[2], r[4])) for r in rows) if clock else (),
         dtype=np.int64,
     )
-    return ids, labels, times, clocks
+    pks = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))
+    return ids, labels, times, clocks, pks
 
 
 def contact_log(customer_ids: np.ndarray, before_us: int) -> ContactLog:
@@ -197,7 +200,7 @@ def training_set(
     chosen = tuple(features) if features is not None else None
     # the defaults are known with the first batch; reading them, the clocks come later
     clock = any(needs_clock(names) for names in (chosen or (), *extra))
-    ids, labels, times, clocks = labelled_responses(product, clock=clock)
+    ids, labels, times, clocks, pks = labelled_responses(product, clock=clock)
     if len(ids) < MIN_ROWS:
         raise ValidationFailed(
             f"{product.code} has {len(ids)} labelled responses; a model needs at least {MIN_ROWS}.",
@@ -245,7 +248,7 @@ def training_set(
     columns[:, : len(profile)] = np.vstack(blocks)[inverse]
     if engagement:
         if len(clocks) != len(ids):
-            ids, labels, times, clocks = labelled_responses(product, clock=True)
+            ids, labels, times, clocks, pks = labelled_responses(product, clock=True)
         log = contact_log(unique, int(clocks.max()))
         columns[:, len(profile) :] = engagement_matrix(log, families(), inverse, clocks, engagement)
     plain_at = {name: j for j, name in enumerate((*profile, *engagement))}
@@ -264,4 +267,5 @@ def training_set(
         extra={names: _matrix(names, plain_at, columns) for names in lists[1:]},
         groups=groups,
         clocks=clocks,
+        response_ids=pks,
     )

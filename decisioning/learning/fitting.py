@@ -6,9 +6,15 @@ split again: a model is fitted on its first part and Platt-calibrated on the res
 most recent rows when the history has dates); the model exported is then refitted, with
 the same settings, on the whole training part and keeps that calibration (``refit``), so
 no training row is spent on calibration only. Both are measured on the held-out part —
-the most recent 20 % when the history has dates, a stratified random 20 % otherwise —
-which neither fit nor calibration reads. The better on held-out ROC AUC (then Brier
+the most recent 20 % when the history has dates, a random 20 % of the responses otherwise
+— which neither fit nor calibration reads. The better on held-out ROC AUC (then Brier
 score) is the product's new version.
+
+A random hold-out is a function of each row's stable identity, not of a draw: a response
+is held out when the hash of its primary key under the split's salt falls in the lowest
+``HOLDOUT_SHARE`` of the buckets (``held_out``). The salt is recorded on the version, and
+a later training reusing it holds out the same responses (plus its share of the new ones),
+so the active version can be measured on rows it never learnt from.
 
 Each candidate is exported as what the engine scores: ``sigmoid(a * (intercept + w . x)
 + b)`` over engine feature names. A tree model is one ``forest:`` feature (its margin,
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from decisioning.engine.features import forest_feature_name
+from decisioning.engine.hashing import BUCKETS, MASK64, mix64, pair_hash_array
 from decisioning.engine.scoring import sigmoid_array
 
 if TYPE_CHECKING:
@@ -43,6 +50,21 @@ TREES = {
 CURVE_BINS = 10
 IMPORTANCE_ROWS = 5_000
 IMPORTANCE_TOP = 15
+SPLIT_SALT = 0x53504C4954  # "SPLIT"
+
+
+def split_salt(seed: int) -> int:
+    """The hold-out salt of a training with ``seed`` and no salt to reuse (53 bits, exact
+    in JSON)."""
+    return mix64((seed ^ SPLIT_SALT) & MASK64) >> 11
+
+
+def held_out(response_ids: np.ndarray, salt: int) -> np.ndarray:
+    """Whether each response (by primary key) is in the random hold-out of ``salt``:
+    the same answer for a response whatever other rows the history holds."""
+    ids = np.asarray(response_ids, dtype=np.int64)
+    buckets = pair_hash_array(salt & MASK64, ids, SPLIT_SALT) % np.uint64(BUCKETS)
+    return buckets < np.uint64(round(HOLDOUT_SHARE * BUCKETS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +73,7 @@ class Split:
     calibrate: np.ndarray
     holdout: np.ndarray
     method: str  # "time" or "random"
+    salt: int | None = None  # a random hold-out's salt (``held_out``)
 
     @property
     def training(self) -> np.ndarray:
@@ -77,25 +100,24 @@ class Exported:
         return {"algorithm": self.algorithm, "auc": self.auc, "brier": self.brier}
 
 
-def split(data: TrainingSet, *, seed: int = 0) -> Split:
-    """Held-out: the most recent share when the rows have dates, else stratified random."""
+def split(data: TrainingSet, *, seed: int = 0, salt: int | None = None) -> Split:
+    """Held-out: the most recent share when the rows have dates, else the responses
+    ``held_out`` under ``salt`` (``split_salt(seed)`` when None); the calibration part is
+    the most recent share of the rest, or a random one drawn with ``seed``."""
     n = len(data.y)
     if data.has_dates:
         order = np.arange(n)  # rows are in time order
-        method = "time"
-    else:
-        rng = np.random.default_rng(seed)
-        positives = rng.permutation(np.flatnonzero(data.y == 1))
-        negatives = rng.permutation(np.flatnonzero(data.y != 1))
-        cut_p = round(len(positives) * (1 - HOLDOUT_SHARE))
-        cut_n = round(len(negatives) * (1 - HOLDOUT_SHARE))
-        train = rng.permutation(np.concatenate([positives[:cut_p], negatives[:cut_n]]))
-        holdout = np.sort(np.concatenate([positives[cut_p:], negatives[cut_n:]]))
-        cal = round(len(train) * (1 - CALIBRATION_SHARE))
-        return Split(train[:cal], train[cal:], holdout, "random")
-    cut = round(n * (1 - HOLDOUT_SHARE))
-    cal = round(cut * (1 - CALIBRATION_SHARE))
-    return Split(order[:cal], order[cal:cut], order[cut:], method)
+        cut = round(n * (1 - HOLDOUT_SHARE))
+        cal = round(cut * (1 - CALIBRATION_SHARE))
+        return Split(order[:cal], order[cal:cut], order[cut:], "time")
+    if len(data.response_ids) != n:
+        raise ValueError("a random hold-out needs every row's response id")
+    salt = split_salt(seed) if salt is None else int(salt)
+    held = held_out(data.response_ids, salt)
+    rng = np.random.default_rng(seed)
+    train = rng.permutation(np.flatnonzero(~held))
+    cal = round(len(train) * (1 - CALIBRATION_SHARE))
+    return Split(train[:cal], train[cal:], np.flatnonzero(held), "random", salt)
 
 
 def platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -296,6 +318,8 @@ def better(first: Exported, second: Exported) -> Exported:
     return first
 
 
-def fit_candidates(data: TrainingSet, *, seed: int = 0) -> tuple[Split, list[Exported]]:
-    parts = split(data, seed=seed)
+def fit_candidates(
+    data: TrainingSet, *, seed: int = 0, salt: int | None = None
+) -> tuple[Split, list[Exported]]:
+    parts = split(data, seed=seed, salt=salt)
     return parts, [fit_logistic(data, parts, seed=seed), fit_trees(data, parts, seed=seed)]

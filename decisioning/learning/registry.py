@@ -5,11 +5,17 @@ its training window, rows, inputs, held-out AUC and Brier score, calibration cur
 feature importance and (credit products) fair-lending ratios, then decides:
 
 - below the floor (held-out AUC < ``MIN_AUC``) it never scores;
-- with an active version, that version is scored on the *same* held-out rows; the new
-  one becomes active only if its AUC is higher (equal AUC: lower Brier). Otherwise it is
-  kept as a candidate and ``status_reason`` says what it lost to. An active version that
-  falls below the floor on today's held-out rows is retired, and the product goes back to
-  its offers' smoothed acceptance rate.
+- with an active version, both are scored on the *same* rows, which neither learnt from:
+  the new hold-out's rows the active version never trained on (``unseen_by``: its own
+  random hold-out, by the salt it recorded; the rows after its training part, for a time
+  split; the rows after its window). A new training reuses the active version's salt, so
+  these are the whole hold-out; with another salt they are the rows held out by both.
+  The new one becomes active only if its AUC on them is higher (equal AUC: lower Brier).
+  Otherwise it is kept as a candidate and ``status_reason`` says what it lost to; with
+  fewer than ``MIN_COMPARED_ROWS`` such rows there is no fair comparison and it is not
+  promoted, with that reason. ``challenged`` records what the comparison used. An active
+  version that falls below the floor on those rows is retired, and the product goes back
+  to its offers' smoothed acceptance rate.
 
 Every outcome is audited (``model_activated``, ``model_trained``, ``model_retired``) and
 an activation bumps the catalog version, so the engine's snapshot picks it up.
@@ -17,7 +23,8 @@ an activation bumps the catalog version, so the engine's snapshot picks it up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -36,7 +43,16 @@ from offers.models import Product
 from .dataset import TrainingSet, training_set
 from .drift import reference_for
 from .features import refuse_unscored
-from .fitting import Exported, Split, better, fit_candidates, measure, propensity
+from .fitting import (
+    HOLDOUT_SHARE,
+    Exported,
+    Split,
+    better,
+    fit_candidates,
+    held_out,
+    measure,
+    propensity,
+)
 
 MIN_AUC = 0.55
 FOUR_FIFTHS = 0.8
@@ -44,13 +60,45 @@ MIN_GROUP_ROWS = 30
 # the share of held-out customers a credit model "approves" (its top scores) when the
 # fair-lending ratios are computed; at least everyone at or above the target band
 APPROVED_SHARE = 0.2
+# fewer held-out rows than this that the active version never learnt from: no fair
+# comparison, the new version is not promoted
+MIN_COMPARED_ROWS = 50
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and np.isfinite(value) else None
 
 
 @dataclass(frozen=True, slots=True)
 class Champion:
+    """The active version against the new one, both on ``rows`` held-out rows neither
+    learnt from (``auc``/``brier``: the active version's; ``challenger_*``: the new's)."""
+
     model: PropensityModel
     auc: float | None
     brier: float
+    rows: int = 0
+    challenger_auc: float | None = None
+    challenger_brier: float = float("nan")
+    compared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fair(self) -> bool:
+        return self.rows >= MIN_COMPARED_ROWS
+
+    def record(self) -> dict[str, Any]:
+        """What ``challenged`` keeps: the figures and the rows they were measured on (a
+        figure of no rows is None: JSON has no NaN)."""
+        return {
+            "version": self.model.version,
+            "auc": _finite(self.auc),
+            "brier": _finite(self.brier),
+            "rows": self.rows,
+            "challenger_auc": _finite(self.challenger_auc),
+            "challenger_brier": _finite(self.challenger_brier),
+            "fair": self.fair,
+            **self.compared,
+        }
 
 
 def _next_version(product: Product) -> int:
@@ -63,19 +111,81 @@ def _next_version(product: Product) -> int:
     return (last or 0) + 1
 
 
-def _champion_on(data: TrainingSet, parts: Split, active: PropensityModel) -> Champion:
+def split_record(data: TrainingSet, parts: Split) -> dict[str, Any]:
+    """How a version's hold-out was drawn, enough to know later which rows it learnt from
+    (``metrics["split"]``): a random split's salt, a time split's last training row."""
+    record: dict[str, Any] = {"method": parts.method, "share": HOLDOUT_SHARE}
+    if parts.method == "random":
+        record["salt"] = parts.salt
+    elif len(parts.training):
+        last = int(parts.training.max())  # rows are in (time, pk) order
+        record["trained_through"] = {
+            "occurred_at": str(data.occurred_at[last]),
+            "response": int(data.response_ids[last]),
+        }
+    return record
+
+
+def recorded_salt(model: PropensityModel | None) -> int | None:
+    """The random hold-out salt a version recorded (None: none, or a time split)."""
+    record = ((model.metrics or {}).get("split") or {}) if model is not None else {}
+    salt = record.get("salt") if record.get("method") == "random" else None
+    return None if salt is None else int(salt)
+
+
+def unseen_by(model: PropensityModel, data: TrainingSet) -> tuple[np.ndarray, list[str]]:
+    """The rows of ``data`` the version never learnt from, and how that is known: its
+    own random hold-out (by its salt), the rows after its time split's training part, and
+    the rows after its training window. A version that recorded no split (trained before
+    splits were recorded) is known only by its window."""
+    record = (model.metrics or {}).get("split") or {}
+    unseen = np.zeros(len(data.y), dtype=bool)
+    how: list[str] = []
+    salt = recorded_salt(model)
+    if salt is not None:
+        unseen |= held_out(data.response_ids, salt)
+        how.append(f"its random hold-out (salt {salt})")
+    through = record.get("trained_through") if record.get("method") == "time" else None
+    if through:
+        at = np.datetime64(str(through["occurred_at"]), "us")
+        pk = int(through["response"])
+        unseen |= (data.occurred_at > at) | ((data.occurred_at == at) & (data.response_ids > pk))
+        how.append(f"the rows after its training part ({through['occurred_at']})")
+    if model.window_end is not None:
+        end = np.datetime64(model.window_end.astimezone(UTC).replace(tzinfo=None), "us")
+        unseen |= data.occurred_at > end
+        how.append("the rows after its training window")
+    return unseen, how
+
+
+def _champion_on(
+    data: TrainingSet, parts: Split, active: PropensityModel, chosen: Exported
+) -> Champion:
+    """Both versions on the new hold-out's rows the active version never learnt from."""
+    unseen, how = unseen_by(active, data)
+    kept = unseen[parts.holdout]
+    rows = parts.holdout[kept]
     names = tuple(active.feature_names)
     matrix = data.X if names == data.features else data.extra[names]
     calibration = active.calibration or {}
     probability = propensity(
-        matrix[parts.holdout],
+        matrix[rows],
         active.coefficients,
         active.intercept,
         float(calibration.get("a", 1.0)),
         float(calibration.get("b", 0.0)),
     )
-    auc, brier, _ = measure(data.y[parts.holdout], probability)
-    return Champion(active, auc, brier)
+    auc, brier, _ = measure(data.y[rows], probability)
+    challenger_auc, challenger_brier, _ = measure(data.y[rows], chosen.holdout_probability[kept])
+    compared = {
+        "holdout_rows": len(parts.holdout),
+        "method": parts.method,
+        "salt": parts.salt,
+        "champion_salt": recorded_salt(active),
+        "champion_split": (active.metrics or {}).get("split"),
+        "never_learnt_by_champion": how,
+    }
+    return Champion(active, auc, brier, len(rows), challenger_auc, challenger_brier, compared)
 
 
 def fairness(data: TrainingSet, parts: Split, probability: np.ndarray) -> dict[str, Any]:
@@ -126,15 +236,32 @@ def _reason(new: Exported, champion: Champion | None, rows: int) -> tuple[bool, 
         return False, f"held-out AUC {new.auc:.3f} is below the floor {MIN_AUC:.2f}: never scores"
     if champion is None:
         return True, f"held-out AUC {new.auc:.3f} clears the floor; no active version"
+    version = champion.model.version
+    if not champion.fair:
+        return False, (
+            f"held-out AUC {new.auc:.3f} clears the floor, but only {champion.rows} of the "
+            f"{rows} held-out rows were never learnt by active v{version} (fewer than "
+            f"{MIN_COMPARED_ROWS}; its hold-out salt is {champion.compared.get('champion_salt')}, "
+            f"this one's {champion.compared.get('salt')}): no fair comparison, not promoted"
+        )
+    if champion.challenger_auc is None:
+        return False, (
+            f"the {champion.rows} held-out rows active v{version} never learnt from hold one "
+            "outcome only: no fair comparison, not promoted"
+        )
     old = champion.auc if champion.auc is not None else -1.0
-    wins = new.auc > old or (new.auc == old and new.brier < champion.brier)
+    mine = champion.challenger_auc
+    wins = mine > old or (mine == old and champion.challenger_brier < champion.brier)
     against = (
-        f"active v{champion.model.version}'s AUC {old:.3f} (Brier {champion.brier:.4f}) on "
-        f"the same {rows} held-out rows"
+        f"active v{version}'s AUC {old:.3f} (Brier {champion.brier:.4f}) on the same "
+        f"{champion.rows} held-out rows, which neither learnt from"
     )
+    ours = f"AUC {mine:.3f} (Brier {champion.challenger_brier:.4f})"
+    if champion.rows != rows:
+        ours += f" (held-out AUC {new.auc:.3f} on all {rows})"
     if wins:
-        return True, f"held-out AUC {new.auc:.3f} (Brier {new.brier:.4f}) beats {against}"
-    return False, f"held-out AUC {new.auc:.3f} (Brier {new.brier:.4f}) does not beat {against}"
+        return True, f"{ours} beats {against}"
+    return False, f"{ours} does not beat {against}"
 
 
 def model_train(
@@ -144,16 +271,23 @@ def model_train(
     features: tuple[str, ...] | None = None,
     activate: bool = True,
     seed: int = 0,
+    salt: int | None = None,
 ) -> PropensityModel:
-    """Train, register and (when it beats the active version) activate a product's model."""
+    """Train, register and (when it beats the active version) activate a product's model.
+
+    ``seed`` draws the calibration part and the trees; a random hold-out is drawn by
+    ``salt``: by default the active version's, so both are measured on rows neither
+    learnt from, else ``fitting.split_salt(seed)``."""
     if features is not None:
         refuse_unscored(features)
     active = PropensityModel.objects.filter(product=product, status=ModelStatus.ACTIVE).first()
     extra = [tuple(active.feature_names)] if active is not None else []
     data = training_set(product, features, extra=extra)
-    parts, candidates = fit_candidates(data, seed=seed)
+    if salt is None:
+        salt = recorded_salt(active)
+    parts, candidates = fit_candidates(data, seed=seed, salt=salt)
     chosen = better(*candidates)
-    champion = _champion_on(data, parts, active) if active is not None else None
+    champion = _champion_on(data, parts, active, chosen) if active is not None else None
     wins, reason = _reason(chosen, champion, len(parts.holdout))
     if not activate and wins:
         wins, reason = False, f"trained without activation; {reason}"
@@ -174,15 +308,7 @@ def model_train(
             calibration_curve=chosen.curve,
             feature_importance=[list(item) for item in chosen.importance],
             candidates=[c.figures() for c in candidates],
-            challenged=(
-                {
-                    "version": champion.model.version,
-                    "auc": champion.auc,
-                    "brier": champion.brier,
-                }
-                if champion is not None
-                else {}
-            ),
+            challenged=champion.record() if champion is not None else {},
             fairness=(
                 fairness(data, parts, chosen.holdout_probability) if product.is_credit else {}
             ),
@@ -198,6 +324,8 @@ def model_train(
                 "positives": int(data.y.sum()),
                 # held-out customers per likelihood band (engine.scoring.likelihood_band)
                 "bands": bands(chosen.holdout_probability),
+                # how the hold-out was drawn (``split_record``): what a later comparison reads
+                "split": split_record(data, parts),
             },
             training_rows=len(parts.fit) + len(parts.calibrate),
             holdout_rows=len(parts.holdout),
@@ -217,13 +345,17 @@ def model_train(
                 )
             model.status = ModelStatus.ACTIVE
             model.activated_at = now
-        elif champion is not None and (champion.auc is None or champion.auc < MIN_AUC):
+        elif (
+            champion is not None
+            and champion.fair
+            and (champion.auc is None or champion.auc < MIN_AUC)
+        ):
             retired = champion.model
             PropensityModel.objects.filter(pk=retired.pk).update(
                 status=ModelStatus.RETIRED,
                 status_reason=(
-                    f"held-out AUC {champion.auc or 0:.3f} on v{model.version}'s held-out rows "
-                    f"is below the floor {MIN_AUC:.2f}; the product falls back to its offers' "
+                    f"held-out AUC {champion.auc or 0:.3f} on the {champion.rows} of "
+                    f"v{model.version}'s held-out rows it never learnt from is below the floor {MIN_AUC:.2f}; the product falls back to its offers' "
                     "smoothed acceptance rate"
                 ),
             )

@@ -3,12 +3,13 @@ fair lending, time-ordered hold-out, and the engine using what is active."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core.exceptions import ValidationFailed
 from decisioning.decisions.snapshots import snapshots
 from decisioning.learning.dataset import training_set
-from decisioning.learning.fitting import split
+from decisioning.learning.fitting import split, split_salt
 from decisioning.learning.registry import MIN_AUC, model_train
 from decisioning.models import PropensityModel
 from ledger.models import AuditRecord
@@ -53,13 +54,26 @@ def test_the_held_out_rows_are_the_most_recent_when_the_history_has_dates():
     assert data.occurred_at[parts.calibrate].min() >= data.occurred_at[parts.fit].max()
 
 
-def test_undated_history_is_held_out_at_random_and_stratified():
+def test_undated_history_is_held_out_by_a_hash_of_each_response_whatever_the_seed():
     bank = small_bank()
     history(bank.savings, dated=False)
     data = training_set(bank.savings.product)
     parts = split(data)
-    assert parts.method == "random"
-    assert abs(data.y[parts.holdout].mean() - data.y.mean()) < 0.01
+    assert parts.method == "random" and parts.salt == split_salt(0)
+    assert abs(len(parts.holdout) / len(data.y) - 0.2) < 0.05
+    assert 0 < data.y[parts.holdout].sum() < len(parts.holdout)
+    # the seed draws the calibration part, never the hold-out
+    other = split(data, seed=7, salt=parts.salt)
+    assert np.array_equal(other.holdout, parts.holdout)
+    assert not np.array_equal(other.calibrate, parts.calibrate)
+    assert not set(parts.training) & set(parts.holdout)
+    # a response stays held out (or not) when the history grows
+    held = set(data.response_ids[parts.holdout].tolist())
+    history(bank.savings, size=300, dated=False, prefix="N", seed=9)
+    grown = training_set(bank.savings.product)
+    again = split(grown, salt=parts.salt)
+    old = np.isin(grown.response_ids, data.response_ids)
+    assert set(grown.response_ids[again.holdout][old[again.holdout]].tolist()) == held
 
 
 def test_a_version_that_does_not_beat_the_active_one_is_kept_unused_with_the_reason():
@@ -72,6 +86,9 @@ def test_a_version_that_does_not_beat_the_active_one_is_kept_unused_with_the_rea
     assert f"active v{champion.version}" in weak.status_reason
     assert weak.challenged["version"] == champion.version
     assert weak.challenged["auc"] == pytest.approx(champion.auc, abs=1e-9)
+    # dated: the most recent rows, after everything the champion trained on
+    assert champion.metrics["split"]["method"] == "time"
+    assert weak.challenged["rows"] == weak.holdout_rows and weak.challenged["fair"]
     champion.refresh_from_db()
     assert champion.status == "active"
     assert AuditRecord.objects.filter(kind="model", action="model_trained").exists()
