@@ -106,7 +106,17 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.database("DATABASE_URL", sqlite_database(VAR_DIR / "crosssell.sqlite3"))
+    "default": {
+        **env.database("DATABASE_URL", sqlite_database(VAR_DIR / "crosssell.sqlite3")),
+        # A web or Celery process keeps its connection across requests and tasks: a new
+        # one per request cost PostgreSQL a backend start and lost the prepared context
+        # query (core.db) each time. Checked before reuse, so a restarted database costs
+        # a reconnect, not a failed request. 0 closes it after every request.
+        "CONN_MAX_AGE": env.int(
+            "CROSSSELL_DB_CONN_MAX_AGE", 300, validate=validate.Range(min=0, max=86_400)
+        ),
+        "CONN_HEALTH_CHECKS": True,
+    }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The decision path's context query is prepared once per connection (core.db); false

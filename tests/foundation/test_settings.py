@@ -140,6 +140,9 @@ def test_sqlite_url_gets_the_embedded_sqlite_options(url, path):
         ("CROSSSELL_API_RATE", "lots"),
         ("CROSSSELL_BANNED_PHRASES", "free,"),
         ("DJANGO_CSRF_TRUSTED_ORIGINS", "https://a.example,,https://b.example"),
+        ("CROSSSELL_DB_CONN_MAX_AGE", "-1"),
+        ("CROSSSELL_DB_CONN_MAX_AGE", "forever"),
+        ("CROSSSELL_PREPARED_STATEMENTS", "sometimes"),
     ],
 )
 def test_importing_settings_with_a_malformed_value_fails(monkeypatch, variable, value):
@@ -164,4 +167,19 @@ def test_settings_accept_log_levels_and_rates_in_their_usual_forms(monkeypatch):
     finally:
         monkeypatch.delenv("CROSSSELL_LOG_LEVEL")
         monkeypatch.delenv("CROSSSELL_API_RATE")
+        importlib.reload(base)
+
+
+def test_database_connections_are_kept_and_checked_unless_turned_off(monkeypatch):
+    import crosssell.settings.base as base
+
+    importlib.reload(base)
+    assert base.DATABASES["default"]["CONN_MAX_AGE"] == 300
+    assert base.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+    monkeypatch.setenv("CROSSSELL_DB_CONN_MAX_AGE", "0")
+    try:
+        importlib.reload(base)
+        assert base.DATABASES["default"]["CONN_MAX_AGE"] == 0
+    finally:
+        monkeypatch.delenv("CROSSSELL_DB_CONN_MAX_AGE")
         importlib.reload(base)
