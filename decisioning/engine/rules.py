@@ -467,14 +467,9 @@ class _Parser:
                     token.position,
                 )
             return Likelihood(product, chosen)
-        following = self.tokens[self.index + 1] if token.kind != "end" else token
-        if self.is_keyword("in") or (
-            self.is_keyword("not") and following.kind == "keyword" and following.text == "in"
-        ):
-            negated = self.is_keyword("not")
-            if negated:
-                self.advance()
-            start = self.advance()
+        negated = self.take_in()
+        if negated is not None:
+            start = self.tokens[self.index - 1]
             self.expect("(", "'(' to open the list after 'in'")
             listed: set[str] = set()
             while True:
@@ -495,6 +490,20 @@ class _Parser:
         raise self.fail(
             f'a comparison with a band after {call} (e.g. >= "target" or in ("priority", "target"))'
         )
+
+    def take_in(self) -> bool | None:
+        """At ``in`` or ``not in``: consume it and say whether it was negated; else None."""
+        token = self.token
+        following = self.tokens[self.index + 1] if token.kind != "end" else token
+        if not self.is_keyword("in") and not (
+            self.is_keyword("not") and following.kind == "keyword" and following.text == "in"
+        ):
+            return None
+        negated = self.is_keyword("not")
+        if negated:
+            self.advance()
+        self.advance()
+        return negated
 
     def parse_field(self) -> tuple[str, FieldType | None, Token]:
         token = self.advance()
@@ -519,14 +528,8 @@ class _Parser:
             self.advance()
             value, value_kind, value_token = self.parse_value(after=token.text)
             return self.make_compare(name, kind, token, value, value_kind, value_token)
-        following = self.tokens[self.index + 1] if token.kind != "end" else token
-        if self.is_keyword("in") or (
-            self.is_keyword("not") and following.kind == "keyword" and following.text == "in"
-        ):
-            negated = self.is_keyword("not")
-            if negated:
-                self.advance()
-            self.advance()
+        negated = self.take_in()
+        if negated is not None:
             return self.parse_in_list(name, kind, negated)
         if kind == BOOL or kind is None:
             return Compare(name, "==", True, BOOL)
