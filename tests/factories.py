@@ -18,6 +18,31 @@ from customers.pseudonyms import pseudonym_for
 from offers.choices import OfferKind, OfferStatus, ProductFamily
 from offers.models import Offer, OfferContent, Product
 
+# Zones spread round the clock: whenever a test runs, one of them is in working hours.
+_ZONES = (
+    "Pacific/Honolulu",
+    "America/Los_Angeles",
+    "America/New_York",
+    "Europe/Lisbon",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Pacific/Auckland",
+)
+
+
+def daytime_zone(now: datetime.datetime | None = None) -> str:
+    """A time zone where it is now between 10:00 and 18:00: far from the default quiet
+    hours (21:00-08:00) and from midnight, for tests that send push or SMS on the real
+    clock."""
+    from zoneinfo import ZoneInfo
+
+    now = now or timezone.now()
+    for name in _ZONES:
+        if 10 <= now.astimezone(ZoneInfo(name)).hour < 18:
+            return name
+    raise AssertionError(f"no zone in working hours at {now.isoformat()}")
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -13,7 +13,7 @@ from decisioning.signals.ingest import event_ingest, events_resolve_pending
 from decisioning.signals.process import event_process
 from ledger.models import AuditRecord
 from tests.decisioning.catalog import add_content, small_bank
-from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory
+from tests.factories import ConsentFactory, CustomerFactory, IdentityLinkFactory, daytime_zone
 
 pytestmark = pytest.mark.django_db
 
@@ -276,7 +276,8 @@ def test_erasure_redacts_the_customers_decisions_but_keeps_what_was_released(ban
 def test_a_service_actions_exemptions_are_audited_in_one_record_per_action_and_channel(
     bank, django_capture_on_commit_callbacks
 ):
-    customer = CustomerFactory()  # no marketing consent on any channel
+    # no marketing consent on any channel; push outside its quiet hours, whatever the hour
+    customer = CustomerFactory(time_zone=daytime_zone())
     ConsentFactory(customer=customer, channel="push", status="revoked")
     with django_capture_on_commit_callbacks(execute=True):
         ingested = _ingest(customer)

@@ -18,12 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from crosssell.observability import collector
 from crosssell.services import api_client_create
-from customers.models import Event
+from customers.models import Customer, Event
 from decisioning.decisions.snapshots import snapshots
 from decisioning.models import Decision, Message
 from tests.api.conftest import Api
 from tests.decisioning.catalog import small_bank
-from tests.factories import ConsentFactory, CustomerFactory
+from tests.factories import ConsentFactory, CustomerFactory, daytime_zone
 from tests.foundation.test_deploy import production
 
 pytestmark = pytest.mark.django_db
@@ -231,6 +231,8 @@ def test_the_gauges_count_queued_and_leased_messages_by_channel_and_pending_even
 ):
     small_bank()
     now = timezone.now()
+    # push outside its quiet hours, whatever the hour the suite runs at
+    Customer.objects.filter(external_id="M1").update(time_zone=daytime_zone(now))
     empty = scrape(client)
     for channel in ("push", "sms", "email"):
         for status in ("queued", "leased"):
