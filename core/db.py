@@ -16,25 +16,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
-def _preparing_cursor_class() -> type:
-    import psycopg
+class PreparingCursor(psycopg.Cursor):
+    """A server-side binding cursor whose every statement is prepared (psycopg keeps the
+    connection's last ``prepared_max`` statements, 100 by default)."""
 
-    class PreparingCursor(psycopg.Cursor):
-        """A server-side binding cursor whose every statement is prepared (psycopg keeps
-        the connection's last ``prepared_max`` statements, 100 by default)."""
-
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, **kw):
-            return super().execute(query, params, prepare=True, **kw)
-
-    return PreparingCursor
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, **kw: Any):
+        return super().execute(query, params, prepare=True, **kw)
 
 
-_cursor_class: type | None = None
 _ONLY_WHEN_ASKED = 2**31 - 1
 
 
@@ -51,11 +46,12 @@ def _same_time_zone_as_django(cursor: Any) -> None:
     """What Django's ``create_cursor`` does for its own cursors: load timestamps in the
     connection's time zone when the adapters' default differs."""
     from django.db.backends.postgresql.psycopg_any import register_tzloader
-    from psycopg import adapters
-    from psycopg.pq import Format
 
-    oid = adapters.types["timestamptz"].oid
-    if connection.timezone != cursor.connection.adapters.get_loader(oid, Format.TEXT).timezone:
+    oid = psycopg.adapters.types["timestamptz"].oid
+    if (
+        connection.timezone
+        != cursor.connection.adapters.get_loader(oid, psycopg.pq.Format.TEXT).timezone
+    ):
         register_tzloader(connection.timezone, cursor)
 
 
@@ -65,21 +61,18 @@ def prepared_cursor() -> Iterator[Any]:
     connection; on other databases, or with prepared statements turned off, Django's
     ordinary cursor. Either way it goes through Django's wrapper, so query logging,
     ``execute_wrapper`` and the query-count assertions see it."""
-    global _cursor_class
     if connection.vendor != "postgresql" or not settings.CROSSSELL_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor
         return
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    if _cursor_class is None:
-        _cursor_class = _preparing_cursor_class()
     with connection.wrap_database_errors:
         if connection.connection.prepare_threshold is None:
             # Django turns psycopg's preparing off (None), which refuses even an explicit
             # ``prepare=True``; a threshold never reached prepares only what asks to be.
             connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
-        raw = _cursor_class(connection.connection)
+        raw: Any = PreparingCursor(connection.connection)
         _same_time_zone_as_django(raw)
         connection.validate_thread_sharing()
         cursor = (
