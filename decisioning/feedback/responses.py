@@ -60,6 +60,11 @@ OUTCOME_RANK = {
 }
 
 
+# A response reads what its decision released, never how it was explained: the
+# explanation (tens of kB of JSON for a 50-offer decision) is left in the database.
+_UNREAD_DECISION_FIELDS = ("explanation", "suppressed")
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedResponse:
     response: Response
@@ -82,18 +87,22 @@ def _as_uuid(value: Any, field: str) -> uuid.UUID | None:
 
 
 def _existing(response_id: str, body_hash: str) -> RecordedResponse | None:
-    existing = (
-        Response.objects.select_related("customer", "offer", "decision", "message")
-        .filter(response_id=response_id)
-        .first()
-    )
-    if existing is None:
+    # Nearly every response is new: a one-column probe first, the stored response with
+    # what its answer shows only for a repeat (building the four-way join's SQL costs
+    # the ORM more CPU than the rest of a new response's lookups).
+    stored_hash = (
+        Response.objects.filter(response_id=response_id).values_list("body_hash", flat=True)
+    ).first()
+    if stored_hash is None:
         return None
-    if existing.body_hash != body_hash:
+    if stored_hash != body_hash:
         raise Conflict(
             f"response_id {response_id!r} was already used with a different body.",
             fields={"response_id": ["already used with a different body"]},
         )
+    existing = Response.objects.select_related("customer", "offer", "decision", "message").get(
+        response_id=response_id
+    )
     return RecordedResponse(existing, duplicate=True)
 
 
@@ -152,7 +161,12 @@ def response_record(
         raise Unprocessable("Unknown offer code.", fields={"offer_code": ["unknown offer"]})
     message = None
     if message_uuid is not None:
-        message = Message.objects.select_related("decision").filter(pk=message_uuid).first()
+        message = (
+            Message.objects.select_related("decision")
+            .defer(*(f"decision__{name}" for name in _UNREAD_DECISION_FIELDS))
+            .filter(pk=message_uuid)
+            .first()
+        )
         if message is None:
             raise Unprocessable("Unknown message.", fields={"message_id": ["unknown message"]})
         if message.offer_id != offer.pk:
@@ -162,7 +176,7 @@ def response_record(
             )
     decision = None
     if decision_uuid is not None:
-        decision = Decision.objects.filter(pk=decision_uuid).first()
+        decision = Decision.objects.defer(*_UNREAD_DECISION_FIELDS).filter(pk=decision_uuid).first()
         if decision is None:
             raise Unprocessable("Unknown decision.", fields={"decision_id": ["unknown decision"]})
         if message is not None and message.decision_id != decision.pk:

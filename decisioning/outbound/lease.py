@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.actors import actor_name
 from core.channels import OUTBOUND
+from core.db import joins_as_written
 from core.exceptions import ValidationFailed
 from decisioning.choices import MessageStatus
 from decisioning.engine.sendtime import CANCEL, DEFER, LEASE
@@ -126,9 +127,10 @@ def _lease_batch(
     *, actor: str, channel: str, want: int, lease_seconds: int, now: datetime
 ) -> tuple[list[LeasedMessage], Counter, int, int, int]:
     expired_qs, queued_qs = _due(channel, now)
-    rows = list(expired_qs[:want])
-    if len(rows) < want:
-        rows += list(queued_qs[: want - len(rows)])
+    with joins_as_written():  # the message first, then its rows by primary key
+        rows = list(expired_qs[:want])
+        if len(rows) < want:
+            rows += list(queued_qs[: want - len(rows)])
     if not rows:
         return [], Counter(), 0, 0, 0
     state = gate_state(rows, now=now)

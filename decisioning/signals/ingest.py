@@ -81,9 +81,9 @@ def event_ingest(
             "payload": payload,
         }
     )
-    existing = _stored_event(event_id)
-    if existing is not None:
-        return _duplicate_or_conflict(existing, body_hash)
+    # Nearly every signal is new: a bare existence probe (a repeat then reads the event).
+    if Event.objects.filter(event_id=event_id).exists():
+        return _duplicate_or_conflict(Event.objects.get(event_id=event_id), body_hash)
     resolution = resolve_customer(customer)
     if resolution.erased:
         status = EventStatus.ERASED
