@@ -528,19 +528,28 @@ def _arbitrate(survivors: list[_Survivor], max_offers: int, budget: int) -> list
     chosen: list[_Survivor] = []
     families: set[str] = set()
     per_channel: dict[str, int] = {}
+    # One verdict per distinct refusal, shared by every candidate it removes: the stored
+    # explanation keeps each verdict object once (``CompactTable``).
+    refusals: dict[tuple[str, str], Verdict] = {}
+
+    def refusal(rule: str, subject: str, detail: dict[str, Any]) -> Verdict:
+        verdict = refusals.get((rule, subject))
+        if verdict is None:
+            verdict = refusals[(rule, subject)] = Verdict(rule, False, detail)
+        return verdict
+
     for survivor in sorted(survivors, key=_Survivor.sort_key):
         channel = survivor.chosen.channel
-        if survivor.plan.family in families:
-            survivor.outcome = Verdict(
-                r.FAMILY_ALREADY_OFFERED, False, {"family": survivor.plan.family}
-            )
+        family = survivor.plan.family
+        if family in families:
+            survivor.outcome = refusal(r.FAMILY_ALREADY_OFFERED, family, {"family": family})
         elif per_channel.get(channel, 0) >= max_offers:
-            survivor.outcome = Verdict(
-                r.MAX_OFFERS_REACHED, False, {"channel": channel, "max_offers": max_offers}
+            survivor.outcome = refusal(
+                r.MAX_OFFERS_REACHED, channel, {"channel": channel, "max_offers": max_offers}
             )
         elif survivor.plan.is_sales and budget <= 0:
-            survivor.outcome = Verdict(
-                r.FREQUENCY_CAP, False, {"channel": channel, "budget_left": 0}
+            survivor.outcome = refusal(
+                r.FREQUENCY_CAP, channel, {"channel": channel, "budget_left": 0}
             )
         else:
             chosen.append(survivor)

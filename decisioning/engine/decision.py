@@ -395,9 +395,12 @@ def _offer_row(offer: ReleasedOffer) -> dict[str, Any]:
     return row
 
 
-def _failed_verdict(candidate: CandidateTrace, item: Suppressed) -> Verdict:
+def _failed_verdict(
+    candidate: CandidateTrace, item: Suppressed, outside: dict[tuple[str, int], Verdict]
+) -> Verdict:
     """The verdict that removed ``candidate`` (``item`` is its suppression): the one in
-    its trace, or the arbitration's / control group's, which no trace holds."""
+    its trace, or the arbitration's / control group's, which no trace holds (one verdict
+    per reason and detail, kept in ``outside``, so candidates removed alike share it)."""
     for verdict in candidate.verdicts:
         if verdict.detail is item.detail and verdict.rule == item.reason:
             return verdict
@@ -405,7 +408,11 @@ def _failed_verdict(candidate: CandidateTrace, item: Suppressed) -> Verdict:
         for verdict in trace.verdicts:
             if verdict.detail is item.detail and verdict.rule == item.reason:
                 return verdict
-    return Verdict(item.reason, False, item.detail)
+    key = (item.reason, id(item.detail))
+    verdict = outside.get(key)
+    if verdict is None:
+        verdict = outside[key] = Verdict(item.reason, False, item.detail)
+    return verdict
 
 
 def _refer_to_targeting(
@@ -476,9 +483,10 @@ def to_compact(
     # The verdicts that removed a candidate outside its trace (arbitration, control group)
     # go after every trace's, so the trace's ids are those ``to_dict`` gives.
     suppressed = iter(decision.suppressed)
+    outside: dict[tuple[str, int], Verdict] = {}
     for candidate, row in zip(decision.candidates, candidates, strict=True):
         if candidate.outcome != RELEASED_OUTCOME and not candidate.shadow:
-            row["x"] = table.ref(_failed_verdict(candidate, next(suppressed)))
+            row["x"] = table.ref(_failed_verdict(candidate, next(suppressed), outside))
     if eligibility_refs:
         _refer_to_targeting(decision, candidates, table.rows, eligibility_refs)
     data: dict[str, Any] = {
