@@ -409,10 +409,9 @@ def _failed_verdict(
             if verdict.detail is item.detail and verdict.rule == item.reason:
                 return verdict
     key = (item.reason, id(item.detail))
-    verdict = outside.get(key)
-    if verdict is None:
-        verdict = outside[key] = Verdict(item.reason, False, item.detail)
-    return verdict
+    if key not in outside:
+        outside[key] = Verdict(item.reason, False, item.detail)
+    return outside[key]
 
 
 def _refer_to_targeting(
