@@ -81,9 +81,9 @@ def event_ingest(
             "payload": payload,
         }
     )
-    # Nearly every signal is new: a bare existence probe (a repeat then reads the event).
-    if Event.objects.filter(event_id=event_id).exists():
-        return _duplicate_or_conflict(Event.objects.get(event_id=event_id), body_hash)
+    existing = _stored_event(event_id)
+    if existing is not None:
+        return _duplicate_or_conflict(existing, body_hash)
     resolution = resolve_customer(customer)
     if resolution.erased:
         status = EventStatus.ERASED
@@ -130,7 +130,10 @@ def event_ingest(
 
 
 def _stored_event(event_id: str) -> Event | None:
-    return Event.objects.filter(event_id=event_id).first()
+    # Nearly every signal is new: a bare existence probe, the event read only for a repeat.
+    if not Event.objects.filter(event_id=event_id).exists():
+        return None
+    return Event.objects.get(event_id=event_id)
 
 
 def _duplicate_or_conflict(existing: Event, body_hash: str) -> IngestedEvent:
