@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, migrations
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
@@ -114,7 +114,7 @@ def joins_as_written() -> Iterator[None]:
             cursor.execute("SELECT set_config('join_collapse_limit', %s, true)", [previous])
 
 
-def compress_with_lz4(table: str, *columns: str) -> Any:
+def compress_with_lz4(table: str, *columns: str) -> migrations.RunPython:
     """A migration operation: PostgreSQL compresses these columns' large values (over
     ~2 kB, moved out of line) with lz4 instead of its default pglz.
 
@@ -123,7 +123,6 @@ def compress_with_lz4(table: str, *columns: str) -> Any:
     0.93-1.0 ms a row with pglz and 0.41 ms with lz4, and lz4 reads back faster too.
     Only new values are compressed the new way; nothing is rewritten. Skipped on other
     databases and on a server built without lz4 (it then keeps pglz)."""
-    from django.db import migrations
 
     def forwards(apps: Any, schema_editor: Any) -> None:
         _set_compression(schema_editor, table, columns, "lz4")
